@@ -1,0 +1,61 @@
+"""The ``mainstage`` command line: one console command with subcommands.
+
+Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> int``. Modules are imported to build the parser, so they keep
+heavy imports (numpy is fine; torch, bpy, librosa are not) inside ``run``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import MainstageError
+
+#: (subcommand, module). Training commands live in the ``training`` package.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("synth", "mainstage.core.commands.synth"),
+    ("synth-dataset", "mainstage.core.commands.synth_dataset"),
+    ("validate", "mainstage.core.commands.validate"),
+    ("analyze", "mainstage.core.commands.analyze"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mainstage",
+        description="Mainstage VFX: analyse dance tracks into timelines and drive Blender visuals with them.",
+    )
+    parser.add_argument("--version", action="version", version=f"mainstage-vfx {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, modname in COMMANDS:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name and modname.startswith(exc.name):
+                continue  # command not part of this installation
+            raise
+        p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mainstage`` console script. Returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except MainstageError as exc:
+        print(f"mainstage {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"mainstage {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
