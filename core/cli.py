@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 from . import __version__
 from .errors import MainstageError
 
 #: (subcommand, module). Training commands live in the ``training`` package.
+#: Module names starting with "." are relative to this package.
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("synth", "mainstage.core.commands.synth"),
-    ("synth-dataset", "mainstage.core.commands.synth_dataset"),
-    ("validate", "mainstage.core.commands.validate"),
-    ("analyze", "mainstage.core.commands.analyze"),
+    ("synth", ".commands.synth"),
+    ("synth-dataset", ".commands.synth_dataset"),
+    ("validate", ".commands.validate"),
+    ("analyze", ".commands.analyze"),
 )
 
 
@@ -32,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, modname in COMMANDS:
         try:
-            mod = importlib.import_module(modname)
+            mod = importlib.import_module(modname, __package__)
         except ModuleNotFoundError as exc:
-            if exc.name and modname.startswith(exc.name):
+            if exc.name and importlib.util.resolve_name(modname, __package__).startswith(exc.name):
                 continue  # command not part of this installation
             raise
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))

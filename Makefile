@@ -1,0 +1,46 @@
+# Mainstage VFX. The README's two commands:
+#   make demo   - the main job on bundled defaults
+#   make test   - the test suite
+# Both create/update .venv and install what they need (Python packages and, with
+# root or sudo, the Debian packages listed in .ci/install-system-deps).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+# Test workers: 2 matches the 2-core reference machine.
+JOBS   ?= 2
+OUT    ?= out
+
+.PHONY: demo test install install-dev system-deps model bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Editable install of the project with all extras (torch, librosa, bpy, pytest ...).
+$(VENV)/.stamp-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+# What the demo needs: the runtime and Blender (no torch).
+$(VENV)/.stamp-demo: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[blender]'
+	touch $@
+
+install: $(VENV)/.stamp-demo
+install-dev: $(VENV)/.stamp-dev
+
+system-deps:
+	@bash .ci/install-system-deps
+
+test: system-deps install-dev
+	$(PY) -m pytest -n $(JOBS) -p no:cacheprovider
+
+demo: system-deps install
+	$(VENV)/bin/mainstage demo --out $(OUT)/demo
+
+bench: system-deps install-dev
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(OUT) build dist *.egg-info .pytest_cache
