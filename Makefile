@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 JOBS   ?= 2
 OUT    ?= out
 
-.PHONY: demo test install install-dev system-deps model bench clean
+.PHONY: demo test install install-dev system-deps model bench addon clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: system-deps install-dev
 
 demo: system-deps install
 	$(VENV)/bin/mainstage demo --out $(OUT)/demo
+
+# Installable Blender extension zip (add-on + vendored core + presets + model + wheels).
+addon: install
+	$(PY) blender_addon/build.py --out dist/
 
 bench: system-deps install-dev
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,0 +1,220 @@
+"""Analyse one audio file into a timeline document (everything but genres, plus the genre hook).
+
+Pipeline: probe -> block-wise decode into low-rate features -> beat grid -> downbeats and
+phrases -> drops (paper rule, snapped to bars) -> sections -> genres (plug-in, see
+:func:`infer_genres`) -> :func:`mainstage.core.timeline.new_timeline`. Results are cached
+by file hash, parameters and code version (:mod:`.cache`).
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..audio import AudioInfo, probe
+from ..timeline import new_timeline, sha256_file, validate_timeline
+from .beats import BeatGrid, track_beats
+from .cache import AnalysisCache, cache_key, code_version
+from .downbeats import BARS_PER_PHRASE, find_downbeats, find_phrases
+from .drops import DropParams, detect_drops, detect_drops_per_segment, snap_drops
+from .onsets import CHROMA_HOP, CHROMA_NFFT, CHROMA_SR, LOUD_SR, ONSET_HOP, ONSET_NFFT, ONSET_SR, TrackFeatures, extract_features
+from .sections import label_bars, sections_from_labels
+
+
+# --------------------------------------------------------------------------- genre plug-in
+def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.ndarray,
+                 drops: list[dict]) -> tuple[list[dict], list[float] | None, dict | None]:
+    """GENRE INFERENCE PLUG-IN POINT (step 3 of the roadmap adds the model here).
+
+    Parameters
+    ----------
+    path : str
+        The audio file. Decode it with ``mainstage.core.audio.load_mono(path, 44100)``
+        (a track) or ``iter_mono(info, 44100)`` (block-wise, for long mixes).
+    info : AudioInfo
+        The probed file (rate, channels, duration, decoder).
+    beats, downbeats : arrays of seconds
+        The beat grid and bar starts, for bar-aligned genre windows.
+    drops : list of ``{"start_s", "end_s", ...}``
+        The snapped drops (the paper classifies drop clips).
+
+    Returns
+    -------
+    (genre_windows, genre_summary, model_info)
+        ``genre_windows``: ``[{"start_s", "end_s", "probs": [8 floats]}]`` in the order of
+        ``mainstage.core.genres.GENRES``; ``genre_summary``: 8 floats or None;
+        ``model_info``: ``{"name", "sha256", "kind"}`` or None. No model yet: empty/None.
+    """
+    return [], None, None
+
+
+def genre_cache_token() -> str | None:
+    """Identity of the genre model for cache keys (its sha256); None while there is none."""
+    return None
+
+
+# --------------------------------------------------------------------------- analysis
+@dataclass
+class GridAnalysis:
+    """Everything the timeline needs except genres."""
+
+    grid: BeatGrid
+    downbeats: np.ndarray
+    phrases: np.ndarray
+    drops: list[dict]
+    sections: list[dict]
+    warnings: list[str] = field(default_factory=list)
+
+
+def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True) -> dict:
+    """The parameters that determine an analysis (stored in the timeline and the cache key)."""
+    return {
+        "onset": {"sample_rate": ONSET_SR, "n_fft": ONSET_NFFT, "hop": ONSET_HOP},
+        "chroma": {"sample_rate": CHROMA_SR, "n_fft": CHROMA_NFFT, "hop": CHROMA_HOP},
+        "loudness_sample_rate": LOUD_SR,
+        "drop_rule": drop_params.to_dict(),
+        "bars_per_phrase": BARS_PER_PHRASE,
+        "genre": {"enabled": bool(genre), "model": genre_cache_token() if genre else None},
+    }
+
+
+def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()) -> GridAnalysis:
+    """Beat grid, downbeats, phrases, drops and sections from a track's features."""
+    dur = feat.duration_s
+    grid = track_beats(feat)
+    warnings = list(grid.warnings)
+    beats = grid.beats
+    if beats.size:
+        db_idx = find_downbeats(feat, beats, grid.beat_segment)
+        ph_idx = find_phrases(feat, beats, db_idx, grid.beat_segment)
+        downbeats, phrases = beats[db_idx], beats[ph_idx]
+    else:
+        downbeats = phrases = np.zeros(0)
+    drops: list[dict] = []
+    min_len = drop_params.skip_s + drop_params.min_length_s
+    if not beats.size:
+        warnings.append("no drops detected (no beat grid)")
+    elif dur < min_len:
+        warnings.append(f"no drops detected (track too short: the drop rule skips {drop_params.skip_s:g} s "
+                        f"and needs {drop_params.min_length_s:g} s more)")
+    else:
+        spans = [(s.start_s, s.end_s) for s in grid.segments]
+        if len(spans) > 1:  # a DJ mix: each track against its own loudest moment
+            raw = detect_drops_per_segment(feat.loud_sumsq, spans, drop_params)
+        else:
+            raw = detect_drops(feat.loud_sumsq, drop_params)
+        drops = snap_drops(raw, downbeats, phrases, feat.loud_sumsq, dur, drop_params)
+        if not drops:
+            warnings.append(f"no drop found (no loud stretch of {drop_params.min_length_s:g} s or more)")
+    labels = label_bars(feat, downbeats, dur, drops)
+    sections = sections_from_labels(labels, downbeats, dur)
+    if sections:
+        sections[0]["start_s"] = 0.0
+    return GridAnalysis(grid, downbeats, phrases, drops, sections, warnings)
+
+
+def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures, res: GridAnalysis,
+                   params: dict, genre: bool = True) -> dict:
+    """Assemble the timeline document (genre plug-in included when ``genre``)."""
+    dur = feat.duration_s
+    segs = []
+    for s in res.grid.segments:
+        a, b = max(0.0, s.start_s), min(dur, s.end_s)
+        if b > a:
+            segs.append({"start_s": a, "end_s": b, "bpm": round(s.bpm, 4)})
+    if genre:
+        windows, summary, model = infer_genres(path, info, res.grid.beats, res.downbeats, res.drops)
+    else:
+        windows, summary, model = [], None, None
+    analysis = dict(params)
+    analysis.update({
+        "decoder": info.decoder, "format": info.format, "subtype": info.subtype,
+        "code_version": code_version(),
+        "grid": [{"start_s": s.start_s, "end_s": s.end_s, "period_s": s.period, "t0_s": s.t0,
+                  "matched_onsets": s.matched, "residual_ms": None if not np.isfinite(s.residual_ms) else s.residual_ms}
+                 for s in res.grid.segments],
+    })
+    return new_timeline(
+        file=path, duration_s=dur, sample_rate=info.sample_rate, sha256=sha256, channels=info.channels,
+        bpm=None if res.grid.bpm is None else round(res.grid.bpm, 4), tempo_segments=segs,
+        beats=np.round(res.grid.beats, 6), downbeats=np.round(res.downbeats, 6), phrases=np.round(res.phrases, 6),
+        sections=res.sections, drops=res.drops, genre_windows=windows, genre_summary=summary, model=model,
+        analysis=analysis, warnings=res.warnings,
+    )
+
+
+class _CacheHit(Exception):
+    """Stops decoding once the cache turns out to hold the result."""
+
+    def __init__(self, doc: dict):
+        super().__init__("cache hit")
+        self.doc = doc
+
+
+def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cache: bool = True,
+                         cache: AnalysisCache | None = None, drop_params: DropParams = DropParams(),
+                         progress=None) -> tuple[dict, bool]:
+    """Analyse a file, using and filling the cache; returns ``(timeline, came_from_cache)``.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, not audio, truncated, or cannot be decoded.
+    """
+    path = str(path)
+    info = probe(path)
+    params = analysis_params(drop_params, genre)
+    store = cache if cache is not None else (AnalysisCache() if use_cache else None)
+    t0 = time.perf_counter()
+    # The file's hash (cache key, timeline) is computed in a thread while the audio is
+    # decoded: hashlib releases the GIL, so a second core does it for free. As soon as the
+    # hash is known the cache is looked up, and a hit stops the decoding.
+    looked_up = not (use_cache and store is not None)
+
+    def lookup():
+        doc = store.get(cache_key(sha_job.result(), params))
+        if doc is not None:
+            doc["track"]["file"] = path
+            try:
+                return validate_timeline(doc, "<cache>")
+            except Exception:
+                return None  # a damaged entry: recompute and overwrite
+        return None
+
+    def on_block(seconds: float) -> None:
+        nonlocal looked_up
+        if not looked_up and sha_job.done():
+            looked_up = True
+            hit = lookup()
+            if hit is not None:
+                raise _CacheHit(hit)
+        if progress is not None:
+            progress(seconds)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sha_job = pool.submit(sha256_file, path)
+        try:
+            feat = extract_features(info, on_block)
+        except _CacheHit as hit:
+            return hit.doc, True
+        if not looked_up:
+            looked_up = True
+            hit = lookup()
+            if hit is not None:
+                return hit, True
+        res = analyze_features(feat, drop_params)
+        sha = sha_job.result()
+    doc = build_timeline(path, info, sha, feat, res, params, genre)
+    doc["analysis"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
+    if use_cache and store is not None:
+        store.put(cache_key(sha, params), doc)
+    return doc, False
+
+
+def analyze_track(path: str | os.PathLike, *, genre: bool = True, use_cache: bool = False,
+                  drop_params: DropParams = DropParams()) -> dict:
+    """Analyse one audio file into a validated timeline document (no cache by default)."""
+    return analyze_track_cached(path, genre=genre, use_cache=use_cache, drop_params=drop_params)[0]
