@@ -169,7 +169,7 @@ def _snap(t: float, grid: np.ndarray, phrases: np.ndarray, db_t: np.ndarray, db:
         if np.any(is_phrase):
             pi = np.nonzero(is_phrase)[0]
             pbest = pi[np.argmax(step[pi])]
-            if step[pbest] >= 0.7 * step[best] and step[pbest] > 0:
+            if step[pbest] >= 0.9 * step[best] and step[pbest] > 0:
                 best = int(pbest)
     return float(cand[best])
 

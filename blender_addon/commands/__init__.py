@@ -1,0 +1,1 @@
+"""``mainstage`` subcommands that need Blender (``bpy`` is imported inside ``run`` only)."""

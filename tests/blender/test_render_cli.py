@@ -1,0 +1,87 @@
+"""``mainstage render`` and the demo's visual half (``headless.render_demo``), each in a fresh process
+with the bpy wheel and the checkout's add-on (tiny Workbench renders)."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from show_fixtures import synthetic_set  # noqa: E402
+from test_show import SR, click_track  # noqa: E402
+
+from mainstage.core.timeline import save_timeline, sha256_file  # noqa: E402
+
+pytestmark = [pytest.mark.blender, pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
+MAINSTAGE = str(Path(sys.executable).with_name("mainstage"))
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    d = tmp_path_factory.mktemp("render")
+    doc = synthetic_set()
+    audio = d / "set.wav"
+    sf.write(audio, click_track(doc), SR)
+    doc["track"].update(file="set.wav", sha256=sha256_file(audio), sample_rate=SR)
+    save_timeline(doc, d / "set.timeline.json")
+    return d, doc
+
+
+def _streams(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return {s["codec_type"]: s for s in json.loads(out)["streams"]}
+
+
+def test_cli_render_excerpt_and_errors(track):
+    d, doc = track
+    out = d / "cli.mp4"
+    proc = subprocess.run([MAINSTAGE, "render", str(d / "set.timeline.json"), "-o", str(out), "--engine", "workbench",
+                           "--resolution", "160x90", "--from", "60", "--to", "61.5", "--fps", "29.97", "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "frames at 29.970 fps" in proc.stdout
+    s = _streams(out)
+    assert s["video"]["codec_name"] == "h264" and s["audio"]["codec_name"] == "aac"
+    assert (int(s["video"]["width"]), int(s["video"]["height"])) == (160, 90)
+    assert abs(float(s["video"]["duration"]) - 1.5) < 0.1
+    # bad input: one line naming the problem, exit 1, nothing written
+    for args, frag in ((["--from", "5", "--to", "2"], "must be after"),
+                       (["--to", "9999"], "outside the track"),
+                       (["--resolution", "big"], "WIDTHxHEIGHT")):
+        bad = subprocess.run([MAINSTAGE, "render", str(d / "set.timeline.json"), "-o", str(d / "bad.mp4"), *args],
+                             capture_output=True, text=True, timeout=120)
+        assert bad.returncode != 0 and frag in bad.stderr, (args, bad.stderr)
+    (d / "moved.timeline.json").write_text((d / "set.timeline.json").read_text().replace('"set.wav"', '"gone.wav"'))
+    bad = subprocess.run([MAINSTAGE, "render", str(d / "moved.timeline.json"), "-o", str(d / "bad.mp4")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "gone.wav" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (d / "bad.mp4").exists()
+
+
+def test_render_demo_outputs(track):
+    d, doc = track
+    code = ("import json, sys; from mainstage.blender_addon.headless import render_demo; "
+            f"print('RESULT', json.dumps(render_demo({str(d / 'set.timeline.json')!r}, {str(d / 'set.wav')!r}, "
+            f"{str(d / 'demo')!r}, seconds=2.0, resolution=(160, 90))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+    s = _streams(res["video"])
+    assert s["video"]["codec_name"] == "h264" and s["audio"]["codec_name"] == "aac"
+    import matplotlib.pyplot as plt
+    sheet, plot = plt.imread(res["contact_sheet"]), plt.imread(res["genre_plot"])
+    assert sheet.shape[0] > 300 and plot.shape[1] > 800 and sheet[..., :3].std() > 0.05
+    a, b = res["window_s"]
+    drops = [x["start_s"] for x in doc["drops"]]
+    assert b - a == pytest.approx(2.0, abs=0.01)
+    # the preview window is chosen around the drop whose genre differs from the section before
+    from mainstage.blender_addon.headless import demo_window
+    wa, wb = demo_window(doc, 24.0)
+    assert any(wa < t < wb for t in drops)
+    from mainstage.core.timeline import genre_at
+    assert np.argmax(genre_at(doc, wa)) != np.argmax(genre_at(doc, wb - 0.1))
