@@ -8,8 +8,10 @@ add-on is registered in-process from this package. Public entry points:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -77,6 +79,25 @@ def prepare_show(scene, doc: dict, audio: str | None, mapping: dict | None = Non
     return show.apply_show(scene, doc2, mapping2, looks)
 
 
+@contextlib.contextmanager
+def _quiet_blender_output():
+    """Silence Blender's per-frame ``Saved: ...`` lines (C-level stdout) during headless renders.
+
+    Our own progress bar writes to stderr, so it stays visible.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _progress_bar(total: int, label: str):
     from tqdm import tqdm
     bar = tqdm(total=total, unit="frame", desc=label, leave=True, dynamic_ncols=True)
@@ -125,7 +146,8 @@ def render_show(doc: dict, audio: str | None, out: str, *, mapping: dict | None 
         t0 = time.perf_counter()
         bar, cb = _progress_bar(last - first + 1, "render") if progress else (None, None)
         try:
-            render.render_video(scene, cb)
+            with _quiet_blender_output():
+                render.render_video(scene, cb)
         finally:
             if bar is not None:
                 bar.close()
@@ -213,7 +235,8 @@ def contact_sheet(scene, path: str, n: int = 12, cols: int = 4, size=(320, 180),
     with tempfile.TemporaryDirectory() as td:
         for ax, f in zip(np.ravel(axes), frames):
             png = os.path.join(td, f"f{f}.png")
-            render.render_still(scene, int(f), png)
+            with _quiet_blender_output():
+                render.render_still(scene, int(f), png)
             img = plt.imread(png)
             ax.imshow(img)
             t = (f - scene.frame_start) / fps

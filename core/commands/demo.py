@@ -82,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
                   "install the 'blender' extra (make demo does)")
         else:
             print("[4/4] building the stage, applying the looks and rendering (Blender)")
-            written.update(headless.render_demo(timeline_path, audio, out))
+            shown = headless.render_demo(timeline_path, audio, out)
+            a, b = shown["window_s"]
+            print(f"      applied {shown['apply']['keys']} keyframes on {shown['apply']['fcurves']} F-curves; "
+                  f"rendered {a:.0f}-{b:.0f} s of the mix in {shown['render_s']:.0f} s")
+            written.update({k: v for k, v in shown.items() if k in ("video", "contact_sheet", "genre_plot")})
     print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {out}/:")
     for name, path in written.items():
-        print(f"  {name:10s} {path}")
+        print(f"  {name:14s} {path}")
     return 0
