@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -24,36 +26,80 @@ from .onsets import CHROMA_HOP, CHROMA_NFFT, CHROMA_SR, LOUD_SR, ONSET_HOP, ONSE
 from .sections import label_bars, sections_from_labels
 
 
-# --------------------------------------------------------------------------- genre plug-in
-def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.ndarray,
-                 drops: list[dict]) -> tuple[list[dict], list[float] | None, dict | None]:
-    """GENRE INFERENCE PLUG-IN POINT (step 3 of the roadmap adds the model here).
+# --------------------------------------------------------------------------- genres
+@lru_cache(maxsize=4)
+def _load_model(path: str | None, mtime: float):
+    """Loaded genre models, reused while the file is unchanged (Blender analyses many tracks)."""
+    from ..genre_model import load_genre_model
+
+    return load_genre_model(path)
+
+
+def _resolve_model(model: str | os.PathLike | None) -> Path | None:
+    """The model file to use: ``model`` if given, else the bundled one (None if not installed)."""
+    from ..genre_model import default_model_path
+
+    if model is not None:
+        return Path(model)
+    p = default_model_path()
+    return p if p.exists() else None
+
+
+def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.ndarray, drops: list[dict], *,
+                 model: str | os.PathLike | None = None, smoothing: int = 0
+                 ) -> tuple[list[dict], list[float] | None, dict | None, list[str]]:
+    """Genre windows (4 bars of the grid, stepped by one bar) and the whole-track summary.
 
     Parameters
     ----------
     path : str
-        The audio file. Decode it with ``mainstage.core.audio.load_mono(path, 44100)``
-        (a track) or ``iter_mono(info, 44100)`` (block-wise, for long mixes).
+        The audio file (decoded again block by block at 44.1 kHz for the mel features).
     info : AudioInfo
-        The probed file (rate, channels, duration, decoder).
     beats, downbeats : arrays of seconds
-        The beat grid and bar starts, for bar-aligned genre windows.
-    drops : list of ``{"start_s", "end_s", ...}``
-        The snapped drops (the paper classifies drop clips).
+    drops : list of dict
+        Snapped drops; they weigh most in the summary (the paper's labels describe drops).
+    model : path, optional
+        An exported ONNX model with its metadata JSON; default: the bundled model.
+    smoothing : int
+        Radius in windows of a moving average over the window distributions (0 = off).
 
     Returns
     -------
-    (genre_windows, genre_summary, model_info)
-        ``genre_windows``: ``[{"start_s", "end_s", "probs": [8 floats]}]`` in the order of
-        ``mainstage.core.genres.GENRES``; ``genre_summary``: 8 floats or None;
-        ``model_info``: ``{"name", "sha256", "kind"}`` or None. No model yet: empty/None.
+    (genre_windows, genre_summary, model_info, warnings)
+        Empty windows, None, None and a warning when no model is installed.
+
+    Raises
+    ------
+    InputFileError
+        The model file is missing, invalid, or its feature parameters do not match.
     """
-    return [], None, None
+    from ..genre_model import analyze_genres_file
+
+    mpath = _resolve_model(model)
+    if mpath is None:
+        return [], None, None, ["no genre model installed: genre fields are empty"]
+    try:
+        mtime = mpath.stat().st_mtime
+    except OSError:
+        mtime = 0.0  # missing file: load_genre_model reports it
+    gm = _load_model(str(mpath), mtime)
+    out = analyze_genres_file(path, downbeats=downbeats if len(downbeats) >= 2 else None, drops=drops,
+                              model=gm, smoothing=smoothing)
+    return out["genre_windows"], out["genre_summary"], out["model"], list(out.get("warnings", []))
 
 
-def genre_cache_token() -> str | None:
-    """Identity of the genre model for cache keys (its sha256); None while there is none."""
-    return None
+def genre_cache_token(model: str | os.PathLike | None = None, smoothing: int = 0) -> str | None:
+    """Identity of the genre model for cache keys (sha256 of the file + smoothing); None without a model."""
+    mpath = _resolve_model(model)
+    if mpath is None or not mpath.is_file():
+        return None
+    st = mpath.stat()
+    return f"{_file_digest(str(mpath), st.st_mtime, st.st_size)}:s{int(smoothing)}"
+
+
+@lru_cache(maxsize=16)
+def _file_digest(path: str, mtime: float, size: int) -> str:
+    return sha256_file(path)
 
 
 # --------------------------------------------------------------------------- analysis
@@ -69,7 +115,8 @@ class GridAnalysis:
     warnings: list[str] = field(default_factory=list)
 
 
-def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True) -> dict:
+def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True,
+                    model: str | os.PathLike | None = None, smoothing: int = 0) -> dict:
     """The parameters that determine an analysis (stored in the timeline and the cache key)."""
     return {
         "onset": {"sample_rate": ONSET_SR, "n_fft": ONSET_NFFT, "hop": ONSET_HOP},
@@ -77,7 +124,8 @@ def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True) 
         "loudness_sample_rate": LOUD_SR,
         "drop_rule": drop_params.to_dict(),
         "bars_per_phrase": BARS_PER_PHRASE,
-        "genre": {"enabled": bool(genre), "model": genre_cache_token() if genre else None},
+        "genre": {"enabled": bool(genre), "model": genre_cache_token(model, smoothing) if genre else None,
+                  "windows_bars": 4, "step_bars": 1, "smoothing": int(smoothing)},
     }
 
 
@@ -117,7 +165,8 @@ def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()
 
 
 def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures, res: GridAnalysis,
-                   params: dict, genre: bool = True) -> dict:
+                   params: dict, genre: bool = True, model: str | os.PathLike | None = None,
+                   smoothing: int = 0) -> dict:
     """Assemble the timeline document (genre plug-in included when ``genre``)."""
     dur = feat.duration_s
     segs = []
@@ -125,10 +174,13 @@ def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures,
         a, b = max(0.0, s.start_s), min(dur, s.end_s)
         if b > a:
             segs.append({"start_s": a, "end_s": b, "bpm": round(s.bpm, 4)})
+    warnings = list(res.warnings)
     if genre:
-        windows, summary, model = infer_genres(path, info, res.grid.beats, res.downbeats, res.drops)
+        windows, summary, model_info, gw = infer_genres(path, info, res.grid.beats, res.downbeats, res.drops,
+                                                        model=model, smoothing=smoothing)
+        warnings += gw
     else:
-        windows, summary, model = [], None, None
+        windows, summary, model_info = [], None, None
     analysis = dict(params)
     analysis.update({
         "decoder": info.decoder, "format": info.format, "subtype": info.subtype,
@@ -141,8 +193,8 @@ def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures,
         file=path, duration_s=dur, sample_rate=info.sample_rate, sha256=sha256, channels=info.channels,
         bpm=None if res.grid.bpm is None else round(res.grid.bpm, 4), tempo_segments=segs,
         beats=np.round(res.grid.beats, 6), downbeats=np.round(res.downbeats, 6), phrases=np.round(res.phrases, 6),
-        sections=res.sections, drops=res.drops, genre_windows=windows, genre_summary=summary, model=model,
-        analysis=analysis, warnings=res.warnings,
+        sections=res.sections, drops=res.drops, genre_windows=windows, genre_summary=summary, model=model_info,
+        analysis=analysis, warnings=warnings,
     )
 
 
@@ -156,6 +208,7 @@ class _CacheHit(Exception):
 
 def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cache: bool = True,
                          cache: AnalysisCache | None = None, drop_params: DropParams = DropParams(),
+                         model: str | os.PathLike | None = None, smoothing: int = 0,
                          progress=None) -> tuple[dict, bool]:
     """Analyse a file, using and filling the cache; returns ``(timeline, came_from_cache)``.
 
@@ -166,7 +219,7 @@ def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cac
     """
     path = str(path)
     info = probe(path)
-    params = analysis_params(drop_params, genre)
+    params = analysis_params(drop_params, genre, model, smoothing)
     store = cache if cache is not None else (AnalysisCache() if use_cache else None)
     t0 = time.perf_counter()
     # The file's hash (cache key, timeline) is computed in a thread while the audio is
@@ -207,7 +260,7 @@ def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cac
                 return hit, True
         res = analyze_features(feat, drop_params)
         sha = sha_job.result()
-    doc = build_timeline(path, info, sha, feat, res, params, genre)
+    doc = build_timeline(path, info, sha, feat, res, params, genre, model, smoothing)
     doc["analysis"]["elapsed_s"] = round(time.perf_counter() - t0, 3)
     if use_cache and store is not None:
         store.put(cache_key(sha, params), doc)
@@ -215,6 +268,8 @@ def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cac
 
 
 def analyze_track(path: str | os.PathLike, *, genre: bool = True, use_cache: bool = False,
-                  drop_params: DropParams = DropParams()) -> dict:
+                  drop_params: DropParams = DropParams(), model: str | os.PathLike | None = None,
+                  smoothing: int = 0) -> dict:
     """Analyse one audio file into a validated timeline document (no cache by default)."""
-    return analyze_track_cached(path, genre=genre, use_cache=use_cache, drop_params=drop_params)[0]
+    return analyze_track_cached(path, genre=genre, use_cache=use_cache, drop_params=drop_params,
+                                model=model, smoothing=smoothing)[0]

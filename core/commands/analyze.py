@@ -18,6 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("-o", "--out", metavar="OUT.json", help="timeline file to write (one track only)")
     out.add_argument("--out-dir", metavar="DIR", help="folder for the timeline files")
     p.add_argument("--no-genre", action="store_true", help="skip genre inference")
+    p.add_argument("--model", metavar="MODEL.onnx",
+                   help="exported genre model (with its .json metadata beside it); default: the bundled model")
+    p.add_argument("--smoothing", type=int, default=0, metavar="BARS",
+                   help="moving-average radius over the genre windows, in bars (default 0: off)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="analyse N tracks in parallel processes")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the analysis cache")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures")
@@ -76,7 +80,8 @@ def _summary(doc: dict) -> str:
     return text
 
 
-def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=None) -> tuple[str, str, str | None, str | None]:
+def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=None, model: str | None = None,
+                smoothing: int = 0) -> tuple[str, str, str | None, str | None]:
     """Analyse and save one track; returns (track, out, summary or None, error or None).
 
     Never raises for a bad input: the error comes back as one line.
@@ -89,7 +94,8 @@ def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=Non
 
     t0 = time.perf_counter()
     try:
-        doc, cached = analyze_track_cached(track, genre=genre, use_cache=use_cache, progress=progress)
+        doc, cached = analyze_track_cached(track, genre=genre, use_cache=use_cache, progress=progress,
+                                           model=model, smoothing=smoothing)
         save_timeline(doc, out)
     except MainstageError as exc:
         return track, out, None, str(exc)
@@ -118,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
         raise MainstageError(f"--jobs must be at least 1, got {args.jobs}")
     outs = output_paths(tracks, args.out, args.out_dir)
     genre, use_cache = not args.no_genre, not args.no_cache
+    if args.smoothing < 0:
+        raise MainstageError(f"--smoothing must be >= 0, got {args.smoothing}")
+    if genre and args.model is not None:
+        from ..genre_model import load_genre_model
+
+        load_genre_model(args.model)  # a bad model is one error up front, not one per track
 
     from tqdm import tqdm
 
@@ -143,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                         _last[0] = now
                         bar.set_postfix_str(f"{_t[-40:]} {sec:.0f} s decoded")
 
-                report(*analyze_one(track, out, genre, use_cache, progress))
+                report(*analyze_one(track, out, genre, use_cache, progress, args.model, args.smoothing))
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -151,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
             # "spawn": workers start clean instead of forking a parent that runs threads.
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(args.jobs, len(tracks)), mp_context=ctx) as pool:
-                futures = [pool.submit(analyze_one, t, o, genre, use_cache) for t, o in zip(tracks, outs)]
+                futures = [pool.submit(analyze_one, t, o, genre, use_cache, None, args.model, args.smoothing)
+                           for t, o in zip(tracks, outs)]
                 for fut in as_completed(futures):
                     report(*fut.result())
     finally:
