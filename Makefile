@@ -39,6 +39,11 @@ test: system-deps install-dev
 demo: system-deps install
 	$(VENV)/bin/mainstage demo --out $(OUT)/demo
 
+# Re-train the bundled genre model from scratch on SynthHouse (2-core CPU, < 30 min):
+# writes core/models/default.onnx + default.json (with held-out metrics).
+model: system-deps install-dev
+	$(PY) -m mainstage.training.build_default --work $(OUT)/model --jobs $(JOBS)
+
 # Installable Blender extension zip (add-on + vendored core + presets + model + wheels).
 addon: install
 	$(PY) blender_addon/build.py --out dist/

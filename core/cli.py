@@ -21,6 +21,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("synth-dataset", ".commands.synth_dataset"),
     ("validate", ".commands.validate"),
     ("analyze", ".commands.analyze"),
+    ("demo", ".commands.demo"),
+    ("render", "mainstage.blender_addon.commands.render"),
+    ("train", "mainstage.training.commands.train"),
+    ("export", "mainstage.training.commands.export"),
 )
 
 

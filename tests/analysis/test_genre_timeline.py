@@ -1,0 +1,70 @@
+"""`mainstage analyze` fills the genre half of the timeline with the bundled ONNX model."""
+import json
+
+import numpy as np
+import pytest
+
+from mainstage.core.cli import main
+from mainstage.core.genre_model import default_model_path
+from mainstage.core.synth import render_track, write_track
+from mainstage.core.timeline import load_timeline, sha256_file
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    path = tmp_path_factory.mktemp("genre") / "future_rave.wav"
+    write_track(render_track("Future Rave", seed=5, structure="intro:8,build:4,drop:16,breakdown:4,drop:8,outro:4"), path)
+    return path
+
+
+def test_bundled_model_is_installed():
+    p = default_model_path()
+    assert p.is_file() and p.with_suffix(".json").is_file(), f"bundled genre model missing at {p}"
+    assert p.stat().st_size < 20 * 2**20
+
+
+def test_analyze_fills_bar_aligned_genre_windows(track, tmp_path):
+    out = tmp_path / "t.json"
+    assert main(["analyze", str(track), "-o", str(out), "--no-cache", "-q"]) == 0
+    doc = load_timeline(out)
+    assert doc["model"]["kind"] == "onnx"
+    assert doc["model"]["sha256"] == sha256_file(default_model_path())
+    wins = doc["genre_windows"]
+    db = np.asarray(doc["downbeats"])
+    assert len(wins) >= len(db) - 4
+    starts = np.array([w["start_s"] for w in wins])
+    ends = np.array([w["end_s"] for w in wins])
+    # Each window starts on a bar line and spans exactly four bars of the detected grid.
+    idx = np.searchsorted(db, starts - 1e-3)
+    assert np.allclose(db[idx], starts, atol=1e-3)
+    inner = idx + 4 < db.size
+    assert np.allclose(ends[inner], db[idx[inner] + 4], atol=1e-3)
+    assert np.all(np.diff(idx) == 1)
+    truth = load_timeline(track.with_name("future_rave.truth.json"))
+    summary = np.asarray(doc["genre_summary"])
+    assert summary.argmax() == np.asarray(truth["genre_summary"]).argmax()
+
+
+def test_no_genre_and_bad_model(track, tmp_path, capsys):
+    out = tmp_path / "n.json"
+    assert main(["analyze", str(track), "-o", str(out), "--no-genre", "--no-cache", "-q"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["genre_windows"] == [] and doc["model"] is None and doc["genre_summary"] is None
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    assert main(["analyze", str(track), "-o", str(tmp_path / "b.json"), "--model", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_smoothing_changes_windows_not_their_grid(track, tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["analyze", str(track), "-o", str(a), "--no-cache", "-q"]) == 0
+    assert main(["analyze", str(track), "-o", str(b), "--no-cache", "-q", "--smoothing", "2"]) == 0
+    da, dbb = load_timeline(a), load_timeline(b)
+    pa = np.array([w["probs"] for w in da["genre_windows"]])
+    pb = np.array([w["probs"] for w in dbb["genre_windows"]])
+    assert pa.shape == pb.shape
+    # Smoothing reduces bar-to-bar change.
+    assert np.abs(np.diff(pb, axis=0)).sum() <= np.abs(np.diff(pa, axis=0)).sum() + 1e-9

@@ -1,0 +1,193 @@
+"""Soft-label loss, the paper's hard-label mode, class weights, and the evaluation metrics.
+
+The paper trains with cross-entropy against the soft label distribution ``t``:
+``-sum_k t_k log p_k``, which equals ``KL(t || p)`` plus the (constant) entropy of ``t``.
+"Hard" mode sharpens every label to one-hot first, ties going to the later genre
+(:func:`mainstage.core.genres.sharpen`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core.genres import N_GENRES, sharpen
+
+LABEL_MODES = ("soft", "hard")
+
+
+def prepare_targets(labels, mode: str = "soft") -> np.ndarray:
+    """Training targets from soft labels ``(n, 8)``: renormalised (soft) or one-hot (hard).
+
+    Parameters
+    ----------
+    labels : array_like, shape (n, 8)
+        Non-negative genre weights (rows need not sum to 1).
+    mode : {"soft", "hard"}
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    if mode not in LABEL_MODES:
+        raise ValueError(f"label mode must be one of {LABEL_MODES}, got {mode!r}")
+    if y.ndim != 2 or y.shape[1] != N_GENRES:
+        raise ValueError(f"labels must have shape (n, {N_GENRES}), got {y.shape}")
+    total = y.sum(axis=1, keepdims=True)
+    if np.any(total <= 0) or np.any(y < 0):
+        raise ValueError("every label needs non-negative weights with a positive sum")
+    y = y / total
+    return (sharpen(y) if mode == "hard" else y).astype(np.float32)
+
+
+def class_weights(targets, eps: float = 1e-6) -> np.ndarray:
+    """"Balanced" class weights ``n / (k * mass_c)`` from (soft or hard) targets, mean 1 over present classes.
+
+    Classes absent from ``targets`` get weight 0 (nothing to learn from them anyway).
+    """
+    t = np.asarray(targets, dtype=np.float64)
+    mass = t.sum(axis=0)
+    present = mass > eps
+    w = np.zeros(t.shape[1])
+    w[present] = t.shape[0] / (present.sum() * mass[present])
+    w[present] /= w[present].mean()
+    return w.astype(np.float32)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None,
+                       reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy against a target distribution, optionally class-weighted.
+
+    ``loss_i = -sum_k w_k t_ik log softmax(logits_i)_k``; the mean is over the batch.
+    With ``weight=None`` this is KL(t || p) + H(t).
+    """
+    return F.cross_entropy(logits.float(), targets.float(), weight=None if weight is None else weight.float(),
+                           reduction=reduction)
+
+
+def track_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, bag: torch.Tensor,
+                        clip_weight: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of each bag's (weighted) mean predicted distribution against its label.
+
+    A bag holds clips of one track, which share the track's label. Only the bag's mean
+    prediction has to match the label, so a clip holding only the secondary genre's
+    parts of a mixture may say so; the runtime's whole-track summary is the same kind
+    of weighted mean.
+
+    Parameters
+    ----------
+    logits : (n, 8)
+    targets : (n, 8)
+        Label of each clip (equal within a bag).
+    bag : (n,) int64
+        Bag index of each clip (0 .. n_bags - 1).
+    clip_weight : (n,), optional
+        Weight of each clip in its bag's mean.
+    weight : (8,), optional
+        Class weights.
+    """
+    n_bags = int(bag.max()) + 1
+    p = torch.softmax(logits.float(), dim=-1)
+    w = torch.ones(p.shape[0], device=p.device) if clip_weight is None else clip_weight.float()
+    num = torch.zeros(n_bags, p.shape[1], device=p.device).index_add_(0, bag, p * w[:, None])
+    den = torch.zeros(n_bags, device=p.device).index_add_(0, bag, w)
+    mean = num / den[:, None]
+    t = torch.zeros(n_bags, p.shape[1], device=p.device).index_add_(0, bag, targets.float() * w[:, None])
+    t = t / den[:, None]
+    terms = t * torch.log(mean.clamp_min(1e-8))
+    if weight is not None:
+        terms = terms * weight.float()
+    return -terms.sum(dim=1).mean()
+
+
+def minimize_scalar(f, lo: float, hi: float, iters: int = 60) -> float:
+    """Golden-section search for the minimum of a unimodal ``f`` on ``[lo, hi]``."""
+    a, b = lo, hi
+    g = (np.sqrt(5) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iters):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = f(d)
+    return (a + b) / 2
+
+
+def softmax_np(z, temperature: float = 1.0) -> np.ndarray:
+    a = np.asarray(z, dtype=np.float64) / temperature
+    a = np.exp(a - a.max(axis=-1, keepdims=True))
+    return a / a.sum(axis=-1, keepdims=True)
+
+
+def fit_temperature(logits, targets, lo: float = 0.2, hi: float = 10.0, objective=None) -> float:
+    """Temperature ``T`` minimising the soft cross-entropy of ``softmax(logits / T)`` (calibration).
+
+    Fitted on validation predictions (never test) by golden-section search on ``log T``.
+    ``objective(probs) -> float`` replaces the clip-level cross-entropy when given.
+    """
+    t = np.asarray(targets, dtype=np.float64)
+
+    def loss(log_t: float) -> float:
+        p = softmax_np(logits, float(np.exp(log_t)))
+        if objective is not None:
+            return float(objective(p))
+        return float(-(t * np.log(np.maximum(p, 1e-300))).sum(axis=1).mean())
+
+    return float(np.exp(minimize_scalar(loss, np.log(lo), np.log(hi))))
+
+
+def kl_divergence(p_true, p_pred, eps: float = 1e-8) -> np.ndarray:
+    """Per-row ``KL(p_true || p_pred)`` in nats (numpy)."""
+    t = np.asarray(p_true, dtype=np.float64)
+    p = np.clip(np.asarray(p_pred, dtype=np.float64), eps, 1.0)
+    t = t / t.sum(axis=-1, keepdims=True)
+    p = p / p.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(t > 0, t * (np.log(np.maximum(t, eps)) - np.log(p)), 0.0)
+    return terms.sum(axis=-1)
+
+
+def genre_metrics(p_true, p_pred) -> dict:
+    """The paper's metrics and the soft-label ones.
+
+    Accuracy and weighted precision/recall/F1 compare the argmax prediction with the
+    sharpened label (ties to the later genre), as the paper does; ``top2`` is the
+    fraction of rows whose sharpened label is among the two most probable genres;
+    ``top2_overlap`` the mean share of a label's (up to) two genres found among the two
+    most probable ones (the strict reading of top-2 accuracy for mixtures);
+    ``kl`` is the mean KL(label || prediction).
+
+    Returns
+    -------
+    dict of float (plus ``n`` and the per-class ``support``)
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    t = np.asarray(p_true, dtype=np.float64)
+    p = np.asarray(p_pred, dtype=np.float64)
+    if len(t) == 0:
+        return {"n": 0}
+    y_true = np.argmax(sharpen(t), axis=1)
+    y_pred = np.argmax(p, axis=1)
+    prec, rec, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=np.arange(t.shape[1]),
+                                                       average="weighted", zero_division=0)
+    top2 = np.argsort(-p, axis=1, kind="stable")[:, :2]
+    # Mixtures: how many of the label's (up to) two genres are among the two predicted ones.
+    k = np.minimum((t > 0).sum(axis=1), 2)
+    true_top2 = np.argsort(-t, axis=1, kind="stable")[:, :2]
+    hits = (true_top2[:, :, None] == top2[:, None, :]).any(axis=2)  # (n, 2)
+    hits[:, 1] &= k == 2
+    overlap = hits.sum(axis=1) / np.maximum(k, 1)
+    return {
+        "n": int(len(t)),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "precision_weighted": float(prec),
+        "recall_weighted": float(rec),
+        "f1_weighted": float(f1),
+        "top2": float(np.mean((top2 == y_true[:, None]).any(axis=1))),
+        "top2_overlap": float(np.mean(overlap)),
+        "kl": float(np.mean(kl_divergence(t, p))),
+        "support": np.bincount(y_true, minlength=t.shape[1]).tolist(),
+    }
