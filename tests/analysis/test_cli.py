@@ -42,7 +42,8 @@ def test_writes_timeline_next_to_the_track(song, tmp_path, capsys):
     written = tmp_path / "my track.timeline.json"
     doc = load_timeline(written)
     assert doc["tempo"]["bpm"] == pytest.approx(truth["tempo"]["bpm"], abs=0.1)
-    assert doc["model"] is None and doc["genre_windows"] == [] and doc["genre_summary"] is None
+    # Genres come from the bundled model by default.
+    assert doc["model"]["kind"] == "onnx" and doc["genre_windows"] and doc["genre_summary"] is not None
     assert f"{truth['tempo']['bpm']:.2f} BPM" in out and f"{len(doc['downbeats'])} bars" in out
     assert f"{len(doc['drops'])} drops" in out
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write left no temporary file
