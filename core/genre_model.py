@@ -32,15 +32,20 @@ from .errors import InputFileError, MainstageError
 from .genres import GENRES, GenreError, canonical_genre
 
 METADATA_FORMAT = "mainstage.genre-model/1"
-#: Extra weight of windows inside drops in the whole-track summary (drops count 1 + 3 = 4x):
-#: the paper's labels describe drops.
-DROP_WEIGHT = 3.0
+#: Weight of a window outside the drops in the whole-track summary, relative to a window
+#: inside a drop (1): the paper's labels describe drops, so the summary is essentially the
+#: mean over the drops, and the rest of the track counts only where no drop was found.
+NON_DROP_WEIGHT = 0.05
 #: Without known drops, windows within this many dB of the loudest window count as drops
 #: (the paper's drop rule uses 2 dB).
 LOUD_WINDOW_DB = 2.0
 #: Window lengths are rounded to a multiple of this many frames (93 ms) so that a
 #: track's windows share a few input shapes and run in a few batched calls.
 FRAME_QUANTUM = 8
+#: Default radius (windows, i.e. bars on a grid) of the moving average over window
+#: distributions: genres change over phrases, not bars, and single windows of
+#: drumless breakdowns or builds are the least certain. 0 turns smoothing off.
+DEFAULT_SMOOTHING = 2
 #: Audio per feature block: long mixes are featurised in pieces of about this length (s).
 BLOCK_SECONDS = 600.0
 
@@ -336,7 +341,7 @@ def _overlap(starts, ends, spans) -> np.ndarray:
 
 
 def summarize(starts, ends, probs, *, drops=None, loudness_db=None) -> np.ndarray | None:
-    """Whole-track distribution: window probabilities averaged with weight ``1 + 3 x drop share``.
+    """Whole-track distribution: window probabilities averaged with weight ``0.05 + drop share``.
 
     ``drops`` (list of ``{"start_s", "end_s"}`` or pairs) give each window's drop share;
     without drops, windows within 2 dB of the loudest window (``loudness_db``) count as drop.
@@ -353,7 +358,7 @@ def summarize(starts, ends, probs, *, drops=None, loudness_db=None) -> np.ndarra
         share = (ld >= ld.max() - LOUD_WINDOW_DB).astype(np.float64)
     else:
         share = np.zeros(len(p))
-    w = 1.0 + DROP_WEIGHT * share
+    w = NON_DROP_WEIGHT + share
     s = (w[:, None] * p).sum(axis=0) / w.sum()
     return s / s.sum()
 
@@ -373,7 +378,7 @@ def _frame_plan(model: GenreModel, starts, ends) -> tuple[np.ndarray, np.ndarray
 
 def analyze_genres(audio, sample_rate: int, *, downbeats: Sequence[float] | None = None,
                    drops: Sequence | None = None, model: GenreModel | str | os.PathLike | None = None,
-                   smoothing: int = 0, batch_size: int = 32) -> dict:
+                   smoothing: int = DEFAULT_SMOOTHING, batch_size: int = 32) -> dict:
     """Time-stamped genre distributions of a track (or a DJ mix).
 
     Parameters
@@ -384,12 +389,15 @@ def analyze_genres(audio, sample_rate: int, *, downbeats: Sequence[float] | None
         Bar lines (s) from beat tracking. Windows are exactly 4 bars of this grid stepped
         by one bar; without a grid, 7.5 s windows stepped 1.875 s.
     drops : sequence, optional
-        Drop sections (``{"start_s", "end_s"}`` dicts or pairs); they weigh 4x in the summary.
+        Drop sections (``{"start_s", "end_s"}`` dicts or pairs); the summary is essentially
+        the mean over windows inside drops (other windows weigh 0.05). Without drops, the
+        windows within 2 dB of the loudest one take their place.
     model : GenreModel or path, optional
         Default: the bundled model.
     smoothing : int
-        Radius (in windows, i.e. bars on a grid) of an optional moving average of the
-        window distributions; 0 = off.
+        Radius (in windows, i.e. bars on a grid) of a moving average of the window
+        distributions (default :data:`DEFAULT_SMOOTHING` = 2); 0 = off. The summary is
+        computed from the smoothed windows.
     batch_size : int
         Windows per ONNX Runtime call.
 
@@ -408,7 +416,7 @@ def analyze_genres(audio, sample_rate: int, *, downbeats: Sequence[float] | None
 
 def analyze_genres_file(path: str | os.PathLike, *, downbeats: Sequence[float] | None = None,
                         drops: Sequence | None = None, model: GenreModel | str | os.PathLike | None = None,
-                        smoothing: int = 0, batch_size: int = 32) -> dict:
+                        smoothing: int = DEFAULT_SMOOTHING, batch_size: int = 32) -> dict:
     """:func:`analyze_genres` on an audio file, decoded block by block.
 
     Memory stays bounded for long DJ mixes: only about ``BLOCK_SECONDS`` of audio and its

@@ -452,16 +452,20 @@ def iterate_track_batches(clips: ClipSet, targets: np.ndarray, batch_size: int, 
                           rng: np.random.Generator, min_frames: int = 1):
     """Training batches made of per-track bags, for the track-level loss.
 
-    Each track's clips are shuffled and cut into bags of at most ``bag_size`` clips;
-    bags are shuffled and packed into batches of about ``batch_size`` clips, so an epoch
-    still sees every clip once. Yields ``(x, y, idx, bag)``: ``bag[i]`` numbers the bag
-    of clip ``i`` within the batch (0, 1, ...).
+    A track's drop clips and its other clips form separate groups (each should match
+    the track's label on its own, and the runtime summary looks at drops); each group is
+    shuffled and cut into bags of at most ``bag_size`` clips. Bags are shuffled and
+    packed into batches of about ``batch_size`` clips, so an epoch still sees every clip
+    once. Yields ``(x, y, idx, bag)``: ``bag[i]`` numbers the bag of clip ``i`` within
+    the batch (0, 1, ...).
     """
     tracks = np.asarray(clips.track)
+    in_drop = np.asarray(clips.in_drop, bool)
     bags = []
     for t in np.unique(tracks):
-        members = rng.permutation(np.nonzero(tracks == t)[0])
-        bags += [members[k:k + bag_size] for k in range(0, members.size, bag_size)]
+        for d in (True, False):
+            members = rng.permutation(np.nonzero((tracks == t) & (in_drop == d))[0])
+            bags += [members[k:k + bag_size] for k in range(0, members.size, bag_size)]
     order = rng.permutation(len(bags))
     batch: list[np.ndarray] = []
     count = 0

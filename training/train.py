@@ -149,8 +149,6 @@ class Trainer:
                 raise D.DataError(f"{c.data}: no clips in the {name} split (no drop found in its tracks?)")
         self.targets = {k: prepare_targets(v.label_matrix(), c.labels) if len(v) else np.zeros((0, 8), np.float32)
                         for k, v in self.clips.items()}
-        # Weight of each training clip in its track's bag: drops count 4x, as in the runtime's summary.
-        self.bag_weights = np.where(np.asarray(self.clips["train"].in_drop, bool), 4.0, 1.0).astype(np.float32)
         self.data_description = D.describe(self.rows, self.splits)
         for k, v in self.clips.items():
             self.data_description[k]["clips"] = len(v)
@@ -209,8 +207,7 @@ class Trainer:
                 # Track-level loss on every track's bag; the clip-level loss only on clips of
                 # single-genre tracks: such a clip is that genre, while a clip of a mixture may
                 # hold only some of the mixture's genres.
-                weights = torch.from_numpy(self.bag_weights[idx]).to(self.device)
-                track = track_cross_entropy(logits, yt, torch.from_numpy(bag).to(self.device), weights,
+                track = track_cross_entropy(logits, yt, torch.from_numpy(bag).to(self.device), None,
                                             self.loss_weight)
                 single = yt.max(dim=1).values > 0.999
                 clip = (soft_cross_entropy(logits[single], yt[single], self.loss_weight)
@@ -260,9 +257,11 @@ class Trainer:
 
     @staticmethod
     def track_metrics(clips: D.ClipSet, probs: np.ndarray) -> dict:
-        """Metrics of each track's mean clip prediction (drop clips weigh 4x, as the runtime summary)."""
+        """Metrics of each track's weighted mean clip prediction, weighted as the runtime's summary."""
+        from ..core.genre_model import NON_DROP_WEIGHT
+
         tracks = np.asarray(clips.track)
-        w = np.where(np.asarray(clips.in_drop, bool), 4.0, 1.0)
+        w = np.where(np.asarray(clips.in_drop, bool), 1.0, NON_DROP_WEIGHT)
         labels = clips.label_matrix()
         uniq = np.unique(tracks)
         mean = np.stack([(probs[tracks == t] * w[tracks == t, None]).sum(0) / w[tracks == t].sum() for t in uniq])
@@ -340,7 +339,9 @@ class Trainer:
         # Calibrate on validation, then test once, with the checkpoint chosen on validation.
         best = load_checkpoint(self.out / "best.pt")
         self.model.load_state_dict(best["state_dict"])
-        if c.calibrate:
+        if c.calibrate and len(self.clips["val"]) < 16:
+            log(f"calibration skipped: only {len(self.clips['val'])} validation clips")
+        elif c.calibrate:
             val_clips = self.clips["val"]
             objective = None
             if c.select == "track":  # calibrate what is selected on: the track-level mean

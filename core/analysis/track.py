@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..audio import AudioInfo, probe
+from ..genre_model import DEFAULT_SMOOTHING
 from ..timeline import new_timeline, sha256_file, validate_timeline
 from .beats import BeatGrid, track_beats
 from .cache import AnalysisCache, cache_key, code_version
@@ -46,7 +47,7 @@ def _resolve_model(model: str | os.PathLike | None) -> Path | None:
 
 
 def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.ndarray, drops: list[dict], *,
-                 model: str | os.PathLike | None = None, smoothing: int = 0
+                 model: str | os.PathLike | None = None, smoothing: int = DEFAULT_SMOOTHING
                  ) -> tuple[list[dict], list[float] | None, dict | None, list[str]]:
     """Genre windows (4 bars of the grid, stepped by one bar) and the whole-track summary.
 
@@ -88,7 +89,7 @@ def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.nd
     return out["genre_windows"], out["genre_summary"], out["model"], list(out.get("warnings", []))
 
 
-def genre_cache_token(model: str | os.PathLike | None = None, smoothing: int = 0) -> str | None:
+def genre_cache_token(model: str | os.PathLike | None = None, smoothing: int = DEFAULT_SMOOTHING) -> str | None:
     """Identity of the genre model for cache keys (sha256 of the file + smoothing); None without a model."""
     mpath = _resolve_model(model)
     if mpath is None or not mpath.is_file():
@@ -116,7 +117,7 @@ class GridAnalysis:
 
 
 def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True,
-                    model: str | os.PathLike | None = None, smoothing: int = 0) -> dict:
+                    model: str | os.PathLike | None = None, smoothing: int = DEFAULT_SMOOTHING) -> dict:
     """The parameters that determine an analysis (stored in the timeline and the cache key)."""
     return {
         "onset": {"sample_rate": ONSET_SR, "n_fft": ONSET_NFFT, "hop": ONSET_HOP},
@@ -166,7 +167,7 @@ def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()
 
 def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures, res: GridAnalysis,
                    params: dict, genre: bool = True, model: str | os.PathLike | None = None,
-                   smoothing: int = 0) -> dict:
+                   smoothing: int = DEFAULT_SMOOTHING) -> dict:
     """Assemble the timeline document (genre plug-in included when ``genre``)."""
     dur = feat.duration_s
     segs = []
@@ -208,7 +209,7 @@ class _CacheHit(Exception):
 
 def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cache: bool = True,
                          cache: AnalysisCache | None = None, drop_params: DropParams = DropParams(),
-                         model: str | os.PathLike | None = None, smoothing: int = 0,
+                         model: str | os.PathLike | None = None, smoothing: int = DEFAULT_SMOOTHING,
                          progress=None) -> tuple[dict, bool]:
     """Analyse a file, using and filling the cache; returns ``(timeline, came_from_cache)``.
 
@@ -269,7 +270,7 @@ def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cac
 
 def analyze_track(path: str | os.PathLike, *, genre: bool = True, use_cache: bool = False,
                   drop_params: DropParams = DropParams(), model: str | os.PathLike | None = None,
-                  smoothing: int = 0) -> dict:
+                  smoothing: int = DEFAULT_SMOOTHING) -> dict:
     """Analyse one audio file into a validated timeline document (no cache by default)."""
     return analyze_track_cached(path, genre=genre, use_cache=use_cache, drop_params=drop_params,
                                 model=model, smoothing=smoothing)[0]

@@ -20,8 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-genre", action="store_true", help="skip genre inference")
     p.add_argument("--model", metavar="MODEL.onnx",
                    help="exported genre model (with its .json metadata beside it); default: the bundled model")
-    p.add_argument("--smoothing", type=int, default=0, metavar="BARS",
-                   help="moving-average radius over the genre windows, in bars (default 0: off)")
+    p.add_argument("--smoothing", type=int, default=None, metavar="BARS",
+                   help="moving-average radius over the genre windows, in bars (default: the model's "
+                        "recommended 2; 0 = off)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="analyse N tracks in parallel processes")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the analysis cache")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures")
@@ -81,7 +82,7 @@ def _summary(doc: dict) -> str:
 
 
 def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=None, model: str | None = None,
-                smoothing: int = 0) -> tuple[str, str, str | None, str | None]:
+                smoothing: int | None = None) -> tuple[str, str, str | None, str | None]:
     """Analyse and save one track; returns (track, out, summary or None, error or None).
 
     Never raises for a bad input: the error comes back as one line.
@@ -94,8 +95,9 @@ def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=Non
 
     t0 = time.perf_counter()
     try:
+        opts = {} if smoothing is None else {"smoothing": smoothing}
         doc, cached = analyze_track_cached(track, genre=genre, use_cache=use_cache, progress=progress,
-                                           model=model, smoothing=smoothing)
+                                           model=model, **opts)
         save_timeline(doc, out)
     except MainstageError as exc:
         return track, out, None, str(exc)
@@ -124,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         raise MainstageError(f"--jobs must be at least 1, got {args.jobs}")
     outs = output_paths(tracks, args.out, args.out_dir)
     genre, use_cache = not args.no_genre, not args.no_cache
+    if args.smoothing is None:
+        from ..genre_model import DEFAULT_SMOOTHING
+
+        args.smoothing = DEFAULT_SMOOTHING
     if args.smoothing < 0:
         raise MainstageError(f"--smoothing must be >= 0, got {args.smoothing}")
     if genre and args.model is not None:

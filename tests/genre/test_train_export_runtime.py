@@ -319,17 +319,22 @@ def test_smoothing_and_drop_weighted_summary():
     plain = GM.summarize(starts, ends, probs)
     dropped = GM.summarize(starts, ends, probs, drops=[{"start_s": 2.0, "end_s": 3.0}])
     assert plain[1] == pytest.approx(0.2)
-    assert dropped[1] == pytest.approx(4 / 8)  # the drop window counts 4x
+    w = GM.NON_DROP_WEIGHT
+    assert dropped[1] == pytest.approx((1 + w) / (1 + 5 * w)) and dropped[1] > 0.8  # essentially the drop's window
     loud = GM.summarize(starts, ends, probs, loudness_db=[-10, -10, -1, -10, -10])
-    assert loud[1] == pytest.approx(4 / 8)
+    assert loud[1] == pytest.approx((1 + w) / (1 + 5 * w))
+    half = GM.summarize(starts, ends, probs, drops=[(2.5, 3.0)])
+    assert half[1] == pytest.approx((0.5 + w) / (0.5 + 5 * w))  # weight follows the drop share
 
 
 def test_analyze_with_smoothing_and_without_grid(trained, make_track):
     audio, downbeats, _ = make_track(0, 128.0, seed=2, bars=12)
     model = GM.load_genre_model(trained["onnx"])
     assert GM.load_genre_model(trained["onnx"]) is model  # cached
-    raw = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model)
+    raw = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model, smoothing=0)
     smooth = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model, smoothing=2)
+    default = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model)
+    assert default["genre_windows"] == smooth["genre_windows"]  # smoothing radius 2 is the default
     p_raw = np.array([w["probs"] for w in raw["genre_windows"]])
     p_smooth = np.array([w["probs"] for w in smooth["genre_windows"]])
     assert p_raw.shape == p_smooth.shape
@@ -374,3 +379,20 @@ def test_file_analysis_streams_in_blocks_and_matches_in_memory(trained, make_tra
     np.testing.assert_allclose([w["probs"] for w in streamed["genre_windows"]],
                                [w["probs"] for w in in_memory["genre_windows"]], atol=1e-6)
     assert streamed["genre_summary"] == in_memory["genre_summary"]
+
+
+def test_chroma_model_trains_exports_and_runs(tmp_path, make_dataset, make_track):
+    pytest.importorskip("librosa")
+    manifest = make_dataset(tmp_path / "data", genres=(1, 6), per_genre=3, bars=20)
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", str(manifest), "--out", str(out), "--epochs", "1", "--width", "8", "--chroma",
+                     "--drops", "truth", "--clips-per-drop", "2", "--batch-size", "8", "-q", "--threads", "2"]) == 0
+    onnx_path = tmp_path / "chroma.onnx"
+    assert cli.main(["export", "--checkpoint", str(out / "best.pt"), "--onnx", str(onnx_path)]) == 0
+    model = GM.GenreModel.load(onnx_path)
+    assert model.chroma and model.channels == 3
+    assert model.metadata["features"]["channels"] == ["mel", "cqt_chroma", "vqt_chroma"]
+    audio, downbeats, _ = make_track(6, 128.0, seed=1, bars=8)
+    res = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model)
+    assert len(res["genre_windows"]) == 5
+    assert all(abs(sum(w["probs"]) - 1) < 1e-5 for w in res["genre_windows"])
