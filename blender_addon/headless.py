@@ -62,21 +62,33 @@ def new_scene(blend: str | None = None, fps: float | None = None):
     return scene
 
 
-def prepare_show(scene, doc: dict, audio: str | None, mapping: dict | None = None, build_stage: bool = True) -> dict:
+def prepare_show(scene, doc: dict, audio: str | None, mapping: dict | None = None, build_stage: bool = True,
+                 keep_mapping: bool = False) -> dict:
     """Store the timeline in ``scene``, link the audio, build the stage if asked, apply the looks.
 
-    Returns the :func:`show.apply_show` summary.
+    Parameters
+    ----------
+    keep_mapping : bool
+        Keep the scene's own look library and genre mapping (a user's .blend) instead of
+        resetting them to the shipped defaults; ``mapping`` still replaces the mapping.
+
+    Returns the :func:`show.apply_show` summary, plus ``stage_built``.
     """
     from . import presets_io, scene_sync, show, stage
     st = scene.msvfx
     scene_sync.apply_timeline(scene, doc, audio)
-    presets_io.reset_to_defaults(st)
+    if keep_mapping and len(st.looks):
+        presets_io.ensure_library(st)
+    else:
+        presets_io.reset_to_defaults(st)
+    built = False
     if mapping is not None:
         presets_io.mapping_from_dict(st, mapping)
     if build_stage and stage.stage_collection(scene) is None:
         stage.build_stage(scene)
+        built = True
     doc2, mapping2, looks = show.scene_inputs(scene)
-    return show.apply_show(scene, doc2, mapping2, looks)
+    return {**show.apply_show(scene, doc2, mapping2, looks), "stage_built": built}
 
 
 @contextlib.contextmanager
@@ -106,7 +118,8 @@ def _progress_bar(total: int, label: str):
 
 def render_show(doc: dict, audio: str | None, out: str, *, mapping: dict | None = None, engine: str = "EEVEE",
                 resolution: tuple[int, int] = (1280, 720), t_from: float | None = None, t_to: float | None = None,
-                blend: str | None = None, fps: float | None = None, progress: bool = True) -> dict:
+                blend: str | None = None, fps: float | None = None, progress: bool = True,
+                glow: bool = True) -> dict:
     """Render a timeline's show to ``out`` (MP4, H.264 + AAC from ``audio``).
 
     Parameters
@@ -119,6 +132,8 @@ def render_show(doc: dict, audio: str | None, out: str, *, mapping: dict | None 
         A .blend whose role collections are used (else the starter stage is built).
     t_from, t_to : float, optional
         Render only this part of the track (seconds).
+    glow : bool
+        Bloom through the add-on's compositor (not where a ``blend`` has its own compositor).
 
     Returns
     -------
@@ -128,7 +143,8 @@ def render_show(doc: dict, audio: str | None, out: str, *, mapping: dict | None 
     from .scene_sync import time_to_frame
     scene = new_scene(blend, fps)
     info = prepare_show(scene, doc, audio, mapping, build_stage=blend is None or not any(
-        getattr(scene.msvfx, p) for p in ("role_lights", "role_pulse", "role_screens", "role_lasers", "role_camera")))
+        getattr(scene.msvfx, p) for p in ("role_lights", "role_pulse", "role_screens", "role_lasers", "role_camera")),
+        keep_mapping=blend is not None)
     first, last = scene.frame_start, scene.frame_end
     if t_from is not None:
         first = max(first, int(math.floor(time_to_frame(scene, t_from))))
@@ -142,7 +158,7 @@ def render_show(doc: dict, audio: str | None, out: str, *, mapping: dict | None 
             tmp_mp4 = tmp + ".mp4"
         else:
             tmp_mp4 = tmp
-        render.configure(scene, tmp_mp4, engine, resolution, (first, last))
+        render.configure(scene, tmp_mp4, engine, resolution, (first, last), glow=glow)
         t0 = time.perf_counter()
         bar, cb = _progress_bar(last - first + 1, "render") if progress else (None, None)
         try:

@@ -74,23 +74,53 @@ class MSVFX_OT_clear_show(Operator):
 
 
 class MSVFX_OT_render_video(Operator):
-    """Render the scene to an H.264 MP4 with the track's audio"""
+    """Render the scene to an H.264 MP4 with the track's audio (in the UI: Blender's render job,
+    with its progress bar; Esc cancels)"""
 
     bl_idname = "msvfx.render_video"
     bl_label = "Render Video"
 
-    def execute(self, context):
-        from . import render
+    def _check(self, context):
         scene = context.scene
         st = scene.msvfx
         path = bpy.path.abspath(st.render_path or "//mainstage.mp4")
         if path.startswith("//") or not path:
-            return _fail(self, st, "save the .blend first or set an absolute video path")
+            return None, "save the .blend first or set an absolute video path"
         if scene.camera is None:
-            return _fail(self, st, "the scene has no camera: click Build Stage or add one")
+            return None, "the scene has no camera: click Build Stage or add one"
+        return path, None
+
+    def _setup(self, context, path):
+        from . import render
+        scene = context.scene
+        st = scene.msvfx
         if scene_sync.owned_strip(scene) is None and storage.audio_abspath(scene):
             scene_sync.set_sound_strip(scene, storage.audio_abspath(scene))
-        render.configure(scene, path, st.render_engine)
+        render.configure(scene, path, st.render_engine, glow=st.render_glow)
+
+    def invoke(self, context, event):
+        # In the UI the render runs as Blender's own job: the interface stays responsive, the
+        # status bar shows progress and Esc cancels; the handlers report the outcome.
+        from . import render
+        st = context.scene.msvfx
+        path, err = self._check(context)
+        if err:
+            return _fail(self, st, err)
+        self._setup(context, path)
+        total = context.scene.frame_end - context.scene.frame_start + 1
+        st.show_info = f"Rendering {total} frames to {path} (Esc cancels)"
+        render.start_render_job(context.scene, path)
+        return {"FINISHED"}
+
+    def execute(self, context):
+        # Scripts and background mode: render now, blocking, with the window manager's progress.
+        from . import render
+        scene = context.scene
+        st = scene.msvfx
+        path, err = self._check(context)
+        if err:
+            return _fail(self, st, err)
+        self._setup(context, path)
         wm = context.window_manager
         total = scene.frame_end - scene.frame_start + 1
         wm.progress_begin(0, total)

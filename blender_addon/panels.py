@@ -151,7 +151,9 @@ class MSVFX_PT_show(_Base, Panel):
             _wrapped(layout, st.show_info, icon="INFO")
         box = layout.box()
         box.prop(st, "render_path", text="")
-        box.prop(st, "render_engine")
+        row = box.row()
+        row.prop(st, "render_engine")
+        row.prop(st, "render_glow")
         box.operator("msvfx.render_video", text="Render Video", icon="RENDER_ANIMATION")
 
 

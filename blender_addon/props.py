@@ -237,6 +237,9 @@ class MSVFX_SceneState(PropertyGroup):
         ("EEVEE", "EEVEE", "Real-time renderer: emission, lights, haze"),
         ("CYCLES", "Cycles", "Path tracer (slow)")], default="EEVEE")
     render_path: StringProperty(name="Video", subtype="FILE_PATH", default="//mainstage.mp4")
+    render_glow: BoolProperty(name="Glow", default=True,
+                              description="Bloom around screens, lasers and beams (the add-on's compositor; "
+                                          "a scene with its own compositor keeps it)")
 
     def active_look(self):
         """The look selected in the library list, or None."""

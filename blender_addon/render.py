@@ -11,8 +11,62 @@ import bpy
 ENGINES = {"WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "BLENDER_EEVEE", "CYCLES": "CYCLES"}
 
 
+GLOW_GROUP = "MS Glow"
+OWNED = "msvfx_owned"
+
+
+def glow_group():
+    """The add-on's compositor node group: bloom around bright screens, lasers and beams.
+
+    EEVEE (4.2+) has no built-in bloom and Workbench none at all; the compositor's Glare
+    node (Bloom) gives every engine the same glow.
+    """
+    ng = bpy.data.node_groups.get(GLOW_GROUP)
+    if ng is not None and ng.get(OWNED):
+        return ng
+    ng = bpy.data.node_groups.new(GLOW_GROUP, "CompositorNodeTree")
+    ng[OWNED] = True
+    ng.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    rl = ng.nodes.new("CompositorNodeRLayers")
+    g = ng.nodes.new("CompositorNodeGlare")
+    g.name = "Glow"
+    for name, value in (("Type", "Bloom"), ("Threshold", 0.45), ("Strength", 1.3), ("Size", 0.75)):
+        if name in g.inputs:
+            g.inputs[name].default_value = value
+    out = ng.nodes.new("NodeGroupOutput")
+    rl.location, g.location, out.location = (-300, 0), (0, 0), (300, 0)
+    ng.links.new(rl.outputs["Image"], g.inputs["Image"])
+    ng.links.new(g.outputs[0], out.inputs[0])
+    return ng
+
+
+def set_glow(scene, on: bool) -> bool:
+    """Use the add-on's glow compositor for ``scene`` (only where the scene has no compositor of
+    its own: a user's compositing setup is never replaced). Returns whether glow is on."""
+    if not hasattr(scene, "compositing_node_group"):  # Blender < 5.0: scene.node_tree API
+        return False
+    current = scene.compositing_node_group
+    if current is not None and not current.get(OWNED):
+        return False
+    if on:
+        scene.compositing_node_group = glow_group()
+        scene.render.use_compositing = True
+        return True
+    remove_glow(scene)
+    return False
+
+
+def remove_glow(scene) -> None:
+    """Take the add-on's glow compositor off ``scene`` and delete it when unused."""
+    if getattr(scene, "compositing_node_group", None) is not None and scene.compositing_node_group.get(OWNED):
+        scene.compositing_node_group = None
+    ng = bpy.data.node_groups.get(GLOW_GROUP)
+    if ng is not None and ng.get(OWNED) and ng.users == 0:
+        bpy.data.node_groups.remove(ng)
+
+
 def configure(scene, filepath: str, engine: str = "EEVEE", resolution: tuple[int, int] | None = None,
-              frame_range: tuple[int, int] | None = None) -> None:
+              frame_range: tuple[int, int] | None = None, glow: bool = True) -> None:
     """Set up ``scene`` to render an H.264/AAC MP4 to ``filepath``.
 
     Parameters
@@ -20,6 +74,9 @@ def configure(scene, filepath: str, engine: str = "EEVEE", resolution: tuple[int
     engine : {"WORKBENCH", "EEVEE", "CYCLES"}
     resolution : (width, height), optional
     frame_range : (first, last) frames, optional
+    glow : bool
+        Bloom through the add-on's compositor group (:func:`set_glow`), unless the scene has
+        its own compositor.
     """
     r = scene.render
     r.engine = ENGINES[engine.upper()]
@@ -50,6 +107,9 @@ def configure(scene, filepath: str, engine: str = "EEVEE", resolution: tuple[int
         sh.color_type = "MATERIAL"
         sh.background_type = "WORLD"
         scene.display.render_aa = "8"
+        # Workbench shows display colours: the "Standard" transform keeps them saturated
+        # (AgX would grey them; it suits the emission values of EEVEE and Cycles)
+        scene.view_settings.view_transform = "Standard"
     elif engine.upper() == "EEVEE":
         ee = scene.eevee
         ee.taa_render_samples = 16
@@ -58,6 +118,7 @@ def configure(scene, filepath: str, engine: str = "EEVEE", resolution: tuple[int
     else:
         scene.cycles.samples = 32
         scene.cycles.use_denoising = True
+    set_glow(scene, glow)
     # the sequencer stays on: its sound strip is the audio (a scene with only sound strips
     # still renders the 3D view; switching the sequencer off would also drop the audio)
     r.use_sequencer = True
@@ -85,6 +146,32 @@ def render_video(scene, progress=None) -> str:
     finally:
         bpy.app.handlers.render_post.remove(_post)
     return bpy.path.abspath(scene.render.filepath)
+
+
+def start_render_job(scene, path: str) -> None:
+    """Start Blender's own (non-blocking) animation render job for ``scene`` from the UI.
+
+    ``scene.msvfx.show_info`` reports when the job completes or is cancelled.
+    """
+    name = scene.name
+
+    def _done(*_args, cancelled=False):
+        for lst, fn in ((bpy.app.handlers.render_complete, _complete), (bpy.app.handlers.render_cancel, _cancel)):
+            if fn in lst:
+                lst.remove(fn)
+        sc = bpy.data.scenes.get(name)
+        if sc is not None and hasattr(sc, "msvfx"):
+            sc.msvfx.show_info = f"Render cancelled ({path} is incomplete)" if cancelled else f"Rendered {path}"
+
+    def _complete(*args):
+        _done(*args)
+
+    def _cancel(*args):
+        _done(*args, cancelled=True)
+
+    bpy.app.handlers.render_complete.append(_complete)
+    bpy.app.handlers.render_cancel.append(_cancel)
+    bpy.ops.render.render("INVOKE_DEFAULT", animation=True, scene=scene.name)
 
 
 def render_still(scene, frame: int, filepath: str) -> str:

@@ -14,6 +14,8 @@ What each role gets:
   Clear): emission colour and strength, and the viewport colour (what Workbench shows)
   as colour x brightness. Pulse objects also pulse ``delta_scale``; lasers fan out with
   ``delta_rotation_euler`` (``spread``).
+* **Beams** (starter stage): the visible shafts under the spots take the lights' colour,
+  their energy as brightness (material ``MS Beams``) and the spot size as width.
 * **Camera**: ``delta_location`` (shake), the lens (punch-in) and, for the starter
   stage's camera, the orbit pivot's rotation.
 * **World**: the add-on's world ``MS World`` (background colour and strength, volumetric
@@ -35,6 +37,8 @@ ADDED_SLOT_TAG = "msvfx_added_slot"
 MATERIAL_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 #: World volume density (per metre) at a look's haze_density of 1.
 HAZE_SCALE = 0.08
+#: Emission strength of a beam at the show's typical light level.
+BEAM_STRENGTH = 2.0
 
 
 def _fps(scene) -> float:
@@ -104,11 +108,13 @@ def clear_show(scene, keep_stage: bool = True) -> dict:
     n_obj = 0 if keep_stage else stage.remove_stage(scene)
     if not keep_stage or stage.stage_collection(scene) is None:
         stage.remove_owned_materials_and_world(scene)
+        from .render import remove_glow
+        remove_glow(scene)
     return {"fcurves": n_fc, "objects": n_obj}
 
 
 def _material_brightness(em: np.ndarray, ref: float) -> np.ndarray:
-    return np.clip(0.55 * em / max(ref, 1e-3), 0.04, 1.0)
+    return np.clip(0.75 * em / max(ref, 1e-3), 0.04, 1.0)
 
 
 def _interp_rows(frames_from, values, frames_to):
@@ -151,6 +157,30 @@ def apply_show(scene, doc: dict, mapping: dict, looks: dict[str, dict]) -> dict:
         _write(w, ob.data, "color", ch["lights.color"])
         if ob.data.type == "SPOT":
             _write(w, ob.data, "spot_size", ch["lights.spot_size"])
+
+    # visible beams of the starter stage's spots: colour of the lights, brightness from their
+    # energy (relative to the show's typical level), width from the spot size
+    beams = stage.beam_objects(scene)
+    if beams:
+        bmat = stage.beam_material()
+        en, lc = ch["lights.energy"], ch["lights.color"]
+        F = np.union1d(en.frames, lc.frames)
+        ref = max(float(np.percentile(en.values, 90)), 1e-3)
+        level = np.clip(np.interp(F, en.frames, en.values) / ref, 0.0, 1.5)
+        rgb = _interp_rows(lc.frames, lc.values, F)
+        interp = np.full(len(F), choreo.INTERP["linear"])
+        on_en = np.isin(F, en.frames)
+        interp[on_en] = en.interp[np.searchsorted(en.frames, F[on_en])]
+        col_path, str_path = stage.beam_paths(bmat)
+        _write(w, bmat.node_tree, col_path, lc, comps=(0, 1, 2))
+        _write(w, bmat.node_tree, str_path, choreo.make_channel(F, level * BEAM_STRENGTH, interp))
+        _write(w, bmat, "diffuse_color", choreo.make_channel(F, np.clip(rgb * level[:, None], 0.0, 1.0), interp),
+               comps=(0, 1, 2))
+        ss = ch["lights.spot_size"]
+        width = np.tan(0.5 * ss.values) / np.tan(0.5 * stage.BEAM_SPOT_SIZE)
+        for ob in beams:
+            for i in (0, 1):
+                _write_index(w, ob, "delta_scale", i, ss, values=width)
 
     # emissive materials
     for role in ("screens", "pulse", "lasers"):

@@ -17,6 +17,12 @@ OWNED = "msvfx_owned"
 ROLE_PROPS = {"lights": "role_lights", "pulse": "role_pulse", "screens": "role_screens",
               "lasers": "role_lasers", "camera": "role_camera"}
 STAGE_COLLECTION = "MS Stage"
+#: Custom property of the visible beam meshes under the starter stage's spots.
+BEAM_TAG = "msvfx_beam"
+#: Opacity of a beam at full brightness (haze shafts are faint).
+BEAM_OPACITY = 0.16
+#: Spot cone angle (radians) the beam meshes are modelled for; Apply scales them to the keyed size.
+BEAM_SPOT_SIZE = 0.55
 WORLD_NAME = "MS World"
 
 
@@ -125,6 +131,66 @@ def _plane(sx, sy):
                                             matrix=Matrix.Diagonal((sx, sy, 1.0, 1.0)))
 
 
+def _led_wall(sx, sy, tile=0.5, gap=0.045):
+    """A screen made of separate LED panels (``tile`` metres, ``gap`` between them), in the XY plane."""
+    nx, ny = max(1, round(sx / tile)), max(1, round(sy / tile))
+    tx, ty = sx / nx, sy / ny
+
+    def build(bm):
+        for i in range(nx):
+            for j in range(ny):
+                x0, y0 = -sx / 2 + i * tx + gap / 2, -sy / 2 + j * ty + gap / 2
+                x1, y1 = x0 + tx - gap, y0 + ty - gap
+                vs = [bm.verts.new((x, y, 0.0)) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+                bm.faces.new(vs)
+    return build
+
+
+def _beam(length: float, radius: float):
+    """An open cone along -Z from the origin (the light) widening to ``radius`` at ``length``."""
+    return lambda bm: bmesh.ops.create_cone(bm, cap_ends=False, segments=24, radius1=radius, radius2=0.04,
+                                            depth=length, matrix=Matrix.Translation((0, 0, -length / 2)))
+
+
+def beam_material():
+    """The add-on's material of the visible light beams (a haze shaft: emission over transparency)."""
+    name = "MS Beams"
+    mat = bpy.data.materials.get(name)
+    if mat is not None and is_owned(mat):
+        return mat
+    mat = _own(bpy.data.materials.new(name))
+    mat.use_nodes = True
+    nt = mat.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    em = nt.nodes.new("ShaderNodeEmission")
+    em.name = "Beam Emission"
+    em.inputs["Strength"].default_value = 1.0
+    tr = nt.nodes.new("ShaderNodeBsdfTransparent")
+    mix = nt.nodes.new("ShaderNodeMixShader")
+    mix.inputs["Fac"].default_value = BEAM_OPACITY
+    nt.links.new(tr.outputs[0], mix.inputs[1])
+    nt.links.new(em.outputs[0], mix.inputs[2])
+    nt.links.new(mix.outputs[0], out.inputs["Surface"])
+    mat.surface_render_method = "BLENDED"
+    mat.use_transparency_overlap = True
+    mat.diffuse_color = (1.0, 1.0, 1.0, BEAM_OPACITY)  # Workbench: viewport colour with alpha
+    return mat
+
+
+def beam_paths(mat) -> tuple[str, str]:
+    """Data paths (in the node tree) of the beam material's emission colour and strength."""
+    em = mat.node_tree.nodes["Beam Emission"]
+    return em.inputs["Color"].path_from_id("default_value"), em.inputs["Strength"].path_from_id("default_value")
+
+
+def beam_objects(scene) -> list:
+    """The visible beams (the add-on's, children of spot lights) of the Lights role's spots."""
+    spots = [o for o in role_objects(scene, "lights") if o.type == "LIGHT"]
+    return sorted({b for o in spots for b in o.children if b.get(BEAM_TAG) and is_owned(b)}, key=lambda o: o.name)
+
+
 def _obj(name: str, data, coll, loc=(0, 0, 0), rot=(0, 0, 0), mat=None):
     ob = _own(bpy.data.objects.new(name, data))
     ob.location = loc
@@ -169,10 +235,11 @@ def build_stage(scene) -> bpy.types.Collection:
 
     # LED wall: a big centre screen and two angled wings
     scr = role_material("screens")
-    _obj("MS Screen Centre", _mesh("MS Screen Centre", _plane(12, 5)), cols["screens"], (0, 9, 3.6),
+    _obj("MS Screen Centre", _mesh("MS Screen Centre", _led_wall(12, 5)), cols["screens"], (0, 9, 3.6),
          (math.radians(90), 0, 0), scr)
+    wing = _mesh("MS Screen Wing", _led_wall(5, 4))
     for side in (-1, 1):
-        _obj(f"MS Screen {'L' if side < 0 else 'R'}", _mesh("MS Screen Wing", _plane(5, 4)), cols["screens"],
+        _obj(f"MS Screen {'L' if side < 0 else 'R'}", wing, cols["screens"],
              (side * 9.2, 7.2, 3.2), (math.radians(90), 0, -side * math.radians(35)), scr)
 
     # truss: a bar across and two legs; spots hang under the bar, aimed at the stage centre
@@ -183,17 +250,23 @@ def build_stage(scene) -> bpy.types.Collection:
     spot.energy = 1000.0
     spot.spot_blend = 0.4
     spot.shadow_soft_size = 0.1
+    beam_mesh = _mesh("MS Beam", _beam(9.0, 9.0 * math.tan(0.5 * BEAM_SPOT_SIZE)))
+    beam_mesh.materials.append(beam_material())
     for i in range(8):
         x = -7.0 + 2.0 * i
         loc = Vector((x, 4.0, 7.2))
         target = Vector((x * 0.35, -1.0 if i % 2 else 2.0, 0.0))
         rot = (target - loc).to_track_quat("-Z", "Y").to_euler()
-        _obj(f"MS Spot {i + 1}", spot, cols["lights"], loc, rot)
+        sp = _obj(f"MS Spot {i + 1}", spot, cols["lights"], loc, rot)
+        # the visible shaft of the spot in the haze, reaching the floor (child of the spot)
+        bm_ = _obj(f"MS Beam {i + 1}", beam_mesh, cols["lights"], mat=None)
+        bm_.parent = sp
+        bm_[BEAM_TAG] = True
 
     # lasers: thin emissive beams from behind the wall, fanned; the fan angle is per beam
     las = role_material("lasers")
     beam = _mesh("MS Laser Beam", lambda bm: bmesh.ops.create_cone(
-        bm, cap_ends=True, segments=8, radius1=0.05, radius2=0.12, depth=40.0,
+        bm, cap_ends=True, segments=8, radius1=0.06, radius2=0.16, depth=40.0,
         matrix=Matrix.Translation((0, 0, 20.0))))
     beam.materials.append(las)
     for i in range(6):

@@ -25,6 +25,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("render", "mainstage.blender_addon.commands.render"),
     ("train", "mainstage.training.commands.train"),
     ("export", "mainstage.training.commands.export"),
+    ("dataset", "mainstage.training.commands.dataset"),
+    ("grid", "mainstage.training.commands.grid"),
+    ("embed", "mainstage.training.commands.embed"),
 )
 
 

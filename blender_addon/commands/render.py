@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     scene.add_argument("--stage", action="store_true", help="build the starter stage (the default)")
     scene.add_argument("--blend", metavar="FILE", help="use this .blend's role collections instead of the stage")
     p.add_argument("--fps", type=float, metavar="N", help="frame rate (default: the scene's, 24; 29.97 allowed)")
+    p.add_argument("--no-glow", action="store_true",
+                   help="no bloom compositor (a --blend with its own compositor keeps it anyway)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -83,8 +85,12 @@ def run(args: argparse.Namespace) -> int:
     from mainstage.blender_addon.headless import render_show
     res = render_show(doc, str(audio), args.out, mapping=mapping, engine=args.engine.upper(),
                       resolution=args.resolution, t_from=args.t_from, t_to=args.t_to,
-                      blend=args.blend, fps=args.fps, progress=not args.quiet)
+                      blend=args.blend, fps=args.fps, progress=not args.quiet,
+                      glow=not args.no_glow)
     a = res["apply"]
     print(f"wrote {res['path']}: {res['frames']} frames at {res['fps']:.3f} fps, "
           f"{a['keys']} keys from {len(a['looks'])} looks, rendered in {res['render_s']:.1f} s")
+    roles = ", ".join(f"{k} {v}" for k, v in a["roles"].items() if v)
+    print(f"scene: {'starter stage' if a.get('stage_built') else args.blend or 'existing stage'}; "
+          f"roles: {roles or 'none'}")
     return 0

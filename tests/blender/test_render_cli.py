@@ -85,3 +85,50 @@ def test_render_demo_outputs(track):
     assert any(wa < t < wb for t in drops)
     from mainstage.core.timeline import genre_at
     assert np.argmax(genre_at(doc, wa)) != np.argmax(genre_at(doc, wb - 0.1))
+
+
+BLEND_SETUP = r'''
+import sys, bpy, bmesh
+from mainstage.blender_addon import headless
+scene = headless.new_scene(None)
+def coll(name):
+    c = bpy.data.collections.new(name); scene.collection.children.link(c); return c
+screens, lights, cams = coll("My Screens"), coll("My Lights"), coll("My Camera")
+me = bpy.data.meshes.new("Wall"); bm = bmesh.new(); bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=2.0)
+bm.to_mesh(me); bm.free()
+mat = bpy.data.materials.new("User Paint"); mat.diffuse_color = (0.1, 0.6, 0.2, 1.0); me.materials.append(mat)
+wall = bpy.data.objects.new("Wall", me); wall.rotation_euler = (1.5708, 0, 0); screens.objects.link(wall)
+lamp = bpy.data.objects.new("Lamp", bpy.data.lights.new("Lamp", "POINT")); lamp.location = (0, -2, 2)
+lights.objects.link(lamp)
+cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam")); cam.location = (0, -8, 0)
+cam.rotation_euler = (1.5708, 0, 0); cams.objects.link(cam); scene.camera = cam
+st = scene.msvfx
+st.role_screens, st.role_lights, st.role_camera = screens, lights, cams
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
+'''
+
+
+def test_cli_render_with_users_blend(track):
+    """``--blend``: the user's role collections are driven (no starter stage), the .blend on disk is
+    left untouched, and the render has the track's audio."""
+    d, doc = track
+    blend = d / "user.blend"
+    proc = subprocess.run([sys.executable, "-c", BLEND_SETUP, str(blend)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and blend.is_file(), proc.stderr[-3000:]
+    before = sha256_file(blend)
+    out = d / "blend.mp4"
+    proc = subprocess.run([MAINSTAGE, "render", str(d / "set.timeline.json"), "-o", str(out), "--blend", str(blend),
+                           "--engine", "workbench", "--resolution", "160x90", "--from", "60", "--to", "61", "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("scene:")][-1]
+    assert "starter stage" not in line and "screens 1" in line and "lights 1" in line and "camera 1" in line, line
+    s = _streams(out)
+    assert s["video"]["codec_name"] == "h264" and s["audio"]["codec_name"] == "aac"
+    assert sha256_file(blend) == before
+    assert not list(d.glob("user.blend?*")), "no backup or temp file left beside the user's .blend"
+    # a missing .blend: one line, exit 1, nothing written
+    bad = subprocess.run([MAINSTAGE, "render", str(d / "set.timeline.json"), "-o", str(d / "nb.mp4"), "--blend",
+                          str(d / "nope.blend")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "nope.blend" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (d / "nb.mp4").exists()

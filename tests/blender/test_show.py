@@ -63,6 +63,11 @@ def test_apply_twice_equals_once_and_user_data_untouched(show_run):
     assert all(res["clear_restores"].values()), res["clear_restores"]
     assert res["left_owned"] == [] and res["clear_after_rates"]
     assert res["stage_objects"] >= 20
+    # the starter stage's spots have visible beams driven with the lights (colour, brightness)
+    assert res["beams"]["n"] == 8 and res["beams"]["parents_are_spots"]
+    assert "diffuse_color" in res["beams"]["keyed_paths"] and len(res["beams"]["keyed_paths"]) == 3
+    # Render Video glows through the add-on's compositor, never replacing the user's own
+    assert res["glow_during_render"] == "MS Glow" and res["glow_respects_user_comp"]
     assert all({"REGISTER", "UNDO"} <= set(flags) for flags in res["undo_flags"])
 
 

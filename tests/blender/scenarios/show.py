@@ -117,6 +117,12 @@ for o in lights_stage:  # keep the stage's spots driven too: link them into the 
     lights.objects.link(o)
 after_build = snapshot()
 bpy.ops.msvfx.apply_show()
+beams = addon.stage.beam_objects(scene)
+beam_mat = bpy.data.materials["MS Beams"]
+out["beams"] = {"n": len(beams), "parents_are_spots": all(b.parent and b.parent.type == "LIGHT" for b in beams),
+                "keyed_paths": sorted({f.data_path for id_ in (beam_mat, beam_mat.node_tree)
+                                       for bag in id_.animation_data.action.layers[0].strips[0].channelbags
+                                       for f in bag.fcurves})}
 first = owned_curves()
 bpy.ops.msvfx.apply_show()
 second = owned_curves()
@@ -180,6 +186,14 @@ st.render_path = os.path.join(work, "excerpt.mp4")
 st.render_engine = "WORKBENCH"
 scene.render.resolution_x, scene.render.resolution_y = 128, 72
 bpy.ops.msvfx.render_video()
+out["glow_during_render"] = getattr(scene.compositing_node_group, "name", None)
+# a compositor of the user's own is never replaced by the add-on's glow
+user_comp = bpy.data.node_groups.new("UserComp", "CompositorNodeTree")
+scene.compositing_node_group = user_comp
+out["glow_respects_user_comp"] = (addon.render.set_glow(scene, True) is False
+                                  and scene.compositing_node_group == user_comp)
+scene.compositing_node_group = None
+bpy.data.node_groups.remove(user_comp)
 out["video"] = st.render_path
 out["video_first_frame"] = a
 scene.frame_start, scene.frame_end = full_range
@@ -189,7 +203,8 @@ bpy.ops.msvfx.clear_show(remove_stage=True)
 cleared = snapshot()
 out["clear_restores"] = {k: cleared[k] == before[k] for k in before}
 out["left_owned"] = sorted(id_.name for coll in (bpy.data.objects, bpy.data.materials, bpy.data.worlds, bpy.data.actions,
-                                                 bpy.data.lights, bpy.data.cameras, bpy.data.collections, bpy.data.meshes)
+                                                 bpy.data.lights, bpy.data.cameras, bpy.data.collections, bpy.data.meshes,
+                                                 bpy.data.node_groups)
                            for id_ in coll if id_.get("msvfx_owned"))
 out["stage_objects"] = stage_objects
 
