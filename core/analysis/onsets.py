@@ -108,6 +108,9 @@ class _Framer:
         if last:  # exactly 1 + total // hop frames overall, like librosa
             n = min(n, 1 + self._total // self.hop - self._emitted)
         n = max(n, 0)
+        if n == 0:  # too little buffered for a frame (e.g. a short last block of a decimated stream)
+            self._buf = buf
+            return np.zeros((0, self.n_fft), dtype=np.float32)
         frames = np.lib.stride_tricks.sliding_window_view(buf, self.n_fft)[:: self.hop][:n]
         self._buf = buf[n * self.hop :]
         self._emitted += n
