@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 JOBS   ?= 2
 OUT    ?= out
 
-.PHONY: demo test install install-dev system-deps model bench addon clean
+.PHONY: demo test install install-dev system-deps model bench addon compat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,19 @@ model: system-deps install-dev
 # Installable Blender extension zip (add-on + vendored core + presets + model + wheels).
 addon: install
 	$(PY) blender_addon/build.py --out dist/
+
+# The built extension in another Blender release (default 4.2 LTS: no slotted actions, older
+# compositor API) through that release's bpy wheel in its own venv: install, load, Build
+# Stage, Apply (keys on the beats), render, Clear. BPY_COMPAT=4.4.0 checks the first slotted release.
+BPY_COMPAT ?= 4.2.23
+compat: system-deps install
+	$(PY) blender_addon/build.py --out $(OUT)/compat
+	test -x .venv-bpy$(BPY_COMPAT)/bin/python || $(PYTHON) -m venv .venv-bpy$(BPY_COMPAT)
+	.venv-bpy$(BPY_COMPAT)/bin/python -m pip --disable-pip-version-check install -q "bpy==$(BPY_COMPAT)" "numpy<2"
+	$(VENV)/bin/mainstage synth --genre "Bass House" --seed 3 -o $(OUT)/compat/track.wav
+	$(VENV)/bin/mainstage analyze $(OUT)/compat/track.wav -o $(OUT)/compat/track.timeline.json
+	.venv-bpy$(BPY_COMPAT)/bin/python tools/blender_compat.py --zip $$(ls -t $(OUT)/compat/mainstage_vfx-*.zip | head -1) \
+		--timeline $(OUT)/compat/track.timeline.json --out $(OUT)/compat/render
 
 bench: system-deps install-dev
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

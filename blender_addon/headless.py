@@ -76,7 +76,9 @@ def prepare_show(scene, doc: dict, audio: str | None, mapping: dict | None = Non
     """
     from . import presets_io, scene_sync, show, stage
     st = scene.msvfx
-    scene_sync.apply_timeline(scene, doc, audio)
+    note = scene_sync.apply_timeline(scene, doc, audio)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     if keep_mapping and len(st.looks):
         presets_io.ensure_library(st)
     else:

@@ -1,9 +1,10 @@
 """Writing and removing the add-on's own F-curves in bulk.
 
-F-curves are created the Blender 4.4+ way (a slotted action per data-block, its channelbag
-via ``bpy_extras.anim_utils.action_ensure_channelbag_for_slot``) and fall back to
-``action.fcurves`` on 4.2/4.3. Keys are written with ``keyframe_points.add`` +
-``foreach_set`` (positions, interpolation, easing) and one ``fcurve.update()``.
+F-curves are created the Blender 4.4+ way: a slotted action per data-block, its channelbag
+via ``bpy_extras.anim_utils.action_ensure_channelbag_for_slot`` (4.5+) or made on the first
+layer's keyframe strip (4.4); ``action.fcurves`` on 4.2/4.3. Keys are written with
+``keyframe_points.add`` + ``foreach_set`` (positions, interpolation, easing) and one
+``fcurve.update()``.
 
 Ownership: each data-block the add-on animates records the F-curves it made in the custom
 property ``msvfx_fcurves`` (``"path|index"`` entries separated by ``;``); actions it made
@@ -60,7 +61,17 @@ def _registry(id_) -> list[str]:
 def _fcurves_of(action, slot):
     if hasattr(action, "slots") and slot is not None:
         from bpy_extras import anim_utils
-        return anim_utils.action_ensure_channelbag_for_slot(action, slot).fcurves
+        ensure = getattr(anim_utils, "action_ensure_channelbag_for_slot", None)  # 4.5+
+        if ensure is not None:
+            return ensure(action, slot).fcurves
+        # Blender 4.4 (slotted actions without that helper): the first layer's keyframe strip
+        # holds the slot's channelbag, made here when missing, as the helper does
+        bag = anim_utils.action_get_channelbag_for_slot(action, slot)
+        if bag is None:
+            layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+            strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+            bag = strip.channelbags.new(slot)
+        return bag.fcurves
     return action.fcurves
 
 

@@ -67,7 +67,9 @@ def _on_finish(job: jobs.Job) -> None:
         return
     st = scene.msvfx
     if job.state == "done":
-        scene_sync.apply_timeline(scene, job.result, job.context["audio"])
+        strip_note = scene_sync.apply_timeline(scene, job.result, job.context["audio"])
+        if strip_note:
+            notify("WARNING", strip_note)
         try:
             presets_io.ensure_library(st)
         except (ValueError, deps.DependencyError) as exc:

@@ -95,7 +95,11 @@ class MSVFX_OT_render_video(Operator):
         scene = context.scene
         st = scene.msvfx
         if scene_sync.owned_strip(scene) is None and storage.audio_abspath(scene):
-            scene_sync.set_sound_strip(scene, storage.audio_abspath(scene))
+            try:
+                scene_sync.set_sound_strip(scene, storage.audio_abspath(scene))
+            except RuntimeError as exc:  # e.g. a Blender build without audio: render the picture alone
+                reason = str(exc).strip().splitlines()[0].removeprefix("Error: ")
+                self.report({"WARNING"}, f"rendering without sound: {reason}")
         render.configure(scene, path, st.render_engine, glow=st.render_glow)
 
     def invoke(self, context, event):

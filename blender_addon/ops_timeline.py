@@ -63,7 +63,9 @@ class MSVFX_OT_load_timeline(Operator, ImportHelper):
             self.report({"ERROR"}, st.last_error)
             return {"CANCELLED"}
         audio, note = find_audio(scene, doc, path)
-        scene_sync.apply_timeline(scene, doc, audio or None)
+        strip_note = scene_sync.apply_timeline(scene, doc, audio or None)
+        if strip_note:
+            note = f"{note}; {strip_note}" if note else strip_note
         try:
             presets_io.ensure_library(st)
         except (ValueError, deps.DependencyError) as exc:

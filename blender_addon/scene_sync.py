@@ -130,16 +130,27 @@ def set_sound_strip(scene, audio_abspath: str):
 
 # --- all together ---
 
-def sync_scene(scene, doc: dict, audio_abspath: str | None) -> None:
-    """Apply a timeline to the scene: frame range, AV-sync, sound strip (when the audio exists), markers."""
+def sync_scene(scene, doc: dict, audio_abspath: str | None) -> str | None:
+    """Apply a timeline to the scene: frame range, AV-sync, sound strip (when the audio exists), markers.
+
+    Returns a one-line note when the sound strip could not be made (the rest is still applied),
+    else None.
+    """
     set_frame_range(scene, float(doc["track"]["duration_s"]))
     scene.sync_mode = "AUDIO_SYNC"
+    note = None
     if audio_abspath and os.path.isfile(audio_abspath):
-        set_sound_strip(scene, audio_abspath)
+        try:
+            set_sound_strip(scene, audio_abspath)
+        except RuntimeError as exc:  # e.g. a Blender build without audio support, an unreadable file
+            remove_sound_strip(scene)
+            reason = str(exc).strip().splitlines()[0].removeprefix("Error: ")
+            note = f"{os.path.basename(audio_abspath)}: no sound strip ({reason})"
     else:
         remove_sound_strip(scene)
     remove_owned_markers(scene)
     add_markers(scene, doc)
+    return note
 
 
 def clear_scene(scene) -> None:
@@ -148,9 +159,10 @@ def clear_scene(scene) -> None:
     remove_sound_strip(scene)
 
 
-def apply_timeline(scene, doc: dict, audio_abspath: str | None) -> None:
-    """Store a *validated* timeline in the scene and sync the scene to it."""
+def apply_timeline(scene, doc: dict, audio_abspath: str | None) -> str | None:
+    """Store a *validated* timeline in the scene and sync the scene to it; returns
+    :func:`sync_scene`'s note (None when all went well)."""
     storage.store_timeline(scene, doc)
     if audio_abspath:
         storage.set_audio_path(scene, audio_abspath)
-    sync_scene(scene, doc, audio_abspath)
+    return sync_scene(scene, doc, audio_abspath)
