@@ -28,7 +28,7 @@ TRAIN_SET = {"tracks_per_genre": 16, "mixtures": 3.0, "seed": 1}
 HELD_OUT_SET = {"tracks_per_genre": 4, "mixtures": 2.0, "seed": 99}
 DJ_SET_SEED = 7
 TRAIN = {"model": "default", "labels": "soft", "epochs": 16, "clips_per_drop": 4, "clips_outside_drops": 8,
-         "track_loss": 1.0, "select": "track", "drops": "auto", "seed": 0}
+         "track_loss": 1.0, "select": "track", "drops": "auto", "seed": 0, "resample": False}
 NAME = "mainstage-default-synthhouse"
 DESCRIPTION = (
     "Default genre model of Mainstage VFX: a small CNN with attention pooling over 4-bar log-mel windows. "

@@ -10,12 +10,21 @@ means Tech House; rows are renormalised to sum 1); ``split`` (``train``/``val``/
 ``test``) and ``truth`` (a timeline JSON with the exact grid and drops, as SynthHouse
 writes) are optional.
 
-Clips follow the paper: a few random clips per drop section, cut once. Drops come
-from the analysis module's rule-based detector (the paper's rule) or, for synthetic
-data, from the truth file. Where a bar grid is known (truth file), clips are exactly
-4 bars starting on a downbeat, the same windows the runtime analyses; otherwise
-7.5 s. Features are computed once per track through the runtime's own code path
-(``core.features.track_mel_db`` + ``window_features``) and cached on disk.
+Clips follow the paper: a few random clips per drop section. Drops come from the
+analysis module's rule-based detector (the paper's rule) or, for synthetic data, from
+the truth file. Where a bar grid is known (truth file), clips are exactly 4 bars
+starting on a downbeat, the same windows the runtime analyses; otherwise 7.5 s.
+
+Two paths produce clips:
+
+- the trainer's: tracks prepared once into a shared cache (:mod:`.prepare`), clips cut
+  lazily from it (:func:`prepared_clipset`; training clips re-sampled every epoch with
+  :func:`clip_rng` ``(seed, track, epoch)``, validation/test clips cut once);
+- the per-clip cache of :func:`track_clips` / :func:`build_clipset` (clips cut once,
+  features computed per track through ``core.features.track_mel_db`` +
+  ``window_features``), used by evaluation code.
+
+Splits live in :mod:`.splits` (``split_tracks`` is re-exported here).
 """
 from __future__ import annotations
 
@@ -131,36 +140,7 @@ def read_manifest(path: str | os.PathLike) -> list[TrackRow]:
     return rows
 
 
-def split_tracks(rows: list[TrackRow], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, list[int]]:
-    """Track-level train/val/test split (indices into ``rows``).
-
-    Rows with a ``split`` keep it. The others are shuffled per dominant genre
-    (stratified) with ``seed`` and dealt out by ``fractions``, so no track ever has
-    clips in two splits.
-    """
-    out: dict[str, list[int]] = {s: [] for s in SPLITS}
-    free: dict[int, list[int]] = {}
-    for i, r in enumerate(rows):
-        if r.split:
-            out[r.split].append(i)
-        else:
-            free.setdefault(int(np.argmax(r.label)), []).append(i)
-    rng = np.random.default_rng(seed)
-    fr = np.asarray(fractions, dtype=np.float64)
-    fr = fr / fr.sum()
-    for g in sorted(free):
-        idx = list(free[g])
-        rng.shuffle(idx)
-        n = len(idx)
-        n_val = int(round(fr[1] * n))
-        n_test = int(round(fr[2] * n))
-        if n >= 3:  # every genre in every split when possible
-            n_val, n_test = max(n_val, 1 if fr[1] > 0 else 0), max(n_test, 1 if fr[2] > 0 else 0)
-        n_train = max(n - n_val - n_test, 0)
-        out["train"] += idx[:n_train]
-        out["val"] += idx[n_train:n_train + n_val]
-        out["test"] += idx[n_train + n_val:]
-    return {k: sorted(v) for k, v in out.items()}
+from .splits import split_tracks  # noqa: E402,F401  (moved; re-exported)
 
 
 # --- drops and grid --------------------------------------------------------------------
@@ -413,19 +393,129 @@ def build_clipset(rows: list[TrackRow], indices, *, seed: int = 0, per_drop: int
     return out
 
 
-def _stack(clips: ClipSet, idx, min_frames: int, rng: np.random.Generator | None) -> np.ndarray:
-    """Clips ``idx`` cut to their shortest length (random offset with ``rng``, else centred)."""
-    lengths = [clips.features[i].shape[-1] for i in idx]
-    t = max(int(min(lengths)), min_frames)
+# --- clips from the prepared cache (training.prepare) ---------------------------------------
+
+def track_seed(path: str | os.PathLike) -> int:
+    """A track's part of its clip generator's seed: from its file name, so that clips do not
+    depend on the manifest's order, its folder or the split."""
+    digest = hashlib.sha1(str(Path(path).name).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def clip_rng(seed: int, path: str | os.PathLike, epoch: int | None = None) -> np.random.Generator:
+    """Generator of a track's clips: ``(seed, track)`` for clips cut once (validation, test,
+    ``resample=False``; the same clips as :func:`track_clips`), ``(seed, track, epoch)`` for
+    training clips re-sampled every epoch."""
+    if epoch is None:
+        return np.random.default_rng([seed, track_seed(path)])
+    return np.random.default_rng([seed, track_seed(path), int(epoch) + 1])
+
+
+class LazyFeatures:
+    """Features of a clip set cut from prepared tracks on demand (float16 ``(c, 224, n)``).
+
+    Behaves as a read-only list; ``lengths`` gives every clip's frame count without
+    computing anything, so batches can be planned first and only the clips a process
+    needs are cut (from memory-mapped arrays).
+    """
+
+    def __init__(self):
+        self._src: list[tuple] = []   # (PreparedTrack, first frame, frames)
+        self.lengths: list[int] = []
+
+    def append_clip(self, track, first: int, n: int) -> None:
+        self._src.append((track, int(first), int(n)))
+        self.lengths.append(int(n))
+
+    def __len__(self) -> int:
+        return len(self._src)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        track, first, n = self._src[int(i)]
+        return track.clip_features(first, n).astype(np.float16)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
+def prepared_clip_spans(row: TrackRow, track, *, seed: int, epoch: int | None = None, per_drop: int = 4,
+                        outside: int = 0) -> list[tuple[float, float, bool]]:
+    """Clip spans of a prepared track: :func:`sample_clips` with :func:`clip_rng`.
+
+    Clips not covered by the stored frames (long tracks keep only drops + margins) are
+    left out.
+    """
+    rng = clip_rng(seed, row.path, epoch)
+    spans = sample_clips(track.drops, track.duration, rng, per_drop=per_drop, downbeats=track.downbeats,
+                         outside=outside)
+    return [(s, e, d) for s, e, d in spans if track.covers(*clip_frames(s, e))]
+
+
+def prepared_clipset(rows: list[TrackRow], tracks, indices, *, seed: int = 0, epoch: int | None = None,
+                     per_drop: int = 4, outside: int = 0) -> ClipSet:
+    """Clips of ``rows[i] for i in indices`` from prepared tracks (features cut lazily).
+
+    Parameters
+    ----------
+    tracks : list
+        :class:`training.prepare.PreparedTrack` (or None for a track that failed) per row.
+    epoch : int, optional
+        None: clips cut once with the seed (validation, test, ``resample=False``);
+        else the clips of that training epoch.
+    """
+    out = ClipSet()
+    feats = LazyFeatures()
+    out.features = feats  # type: ignore[assignment]
+    for i in indices:
+        t = tracks[i]
+        if t is None:
+            continue
+        for s, e, d in prepared_clip_spans(rows[i], t, seed=seed, epoch=epoch, per_drop=per_drop, outside=outside):
+            first, n = clip_frames(s, e)
+            feats.append_clip(t, first, n)
+            out.labels.append(rows[i].label.astype(np.float32))
+            out.track.append(int(i))
+            out.spans.append((s, e))
+            out.in_drop.append(bool(d))
+    return out
+
+
+def clip_lengths(clips: ClipSet) -> np.ndarray:
+    """Frames of every clip of a clip set (without computing lazy features)."""
+    lengths = getattr(clips.features, "lengths", None)
+    if lengths is not None:
+        return np.asarray(lengths, dtype=np.int64)
+    return np.array([f.shape[-1] for f in clips.features], dtype=np.int64)
+
+
+def _stack(clips: ClipSet, idx, min_frames: int, rng: np.random.Generator | None, rows: range | None = None,
+           lengths: np.ndarray | None = None) -> np.ndarray:
+    """Clips ``idx`` cut to their shortest length (random offset with ``rng``, else centred).
+
+    Offsets are drawn for every clip of ``idx`` in order; only the clips at positions
+    ``rows`` (default: all) are stacked, so that a process of a distributed run builds
+    its share of a global batch exactly as a single process builds the whole batch.
+    """
+    lens = [int(x) for x in (lengths[idx] if lengths is not None else clip_lengths(clips)[idx])]
+    t = max(int(min(lens)), min_frames) if lens else min_frames
+    offs = []
+    for n in lens:
+        extra = max(n - t, 0)
+        offs.append(int(rng.integers(0, extra + 1)) if (rng is not None and extra) else extra // 2)
+    rows = range(len(lens)) if rows is None else rows
     xs = []
-    for i in idx:
-        f = clips.features[i]
+    for k in rows:
+        f = clips.features[int(idx[k])]
         extra = f.shape[-1] - t
         if extra < 0:  # shorter than the model's minimum: pad with silence (1.0)
             f = np.concatenate([f, np.ones(f.shape[:-1] + (-extra,), dtype=f.dtype)], axis=-1)
-            extra = 0
-        off = int(rng.integers(0, extra + 1)) if (rng is not None and extra) else extra // 2
-        xs.append(f[..., off:off + t])
+        xs.append(f[..., offs[k]:offs[k] + t])
+    if not xs:
+        ch = clips.features[int(idx[0])].shape[0] if len(idx) else 1
+        return np.zeros((0, ch, F.N_MELS, t), dtype=np.float32)
     return np.stack(xs).astype(np.float32)
 
 
@@ -437,7 +527,7 @@ def iterate_batches(clips: ClipSet, targets: np.ndarray, batch_size: int, *, shu
     centred otherwise). Evaluation batches group clips of similar length, so little is cut.
     """
     n = len(clips)
-    lengths = np.array([f.shape[-1] for f in clips.features])
+    lengths = clip_lengths(clips)
     if shuffle:
         rng = rng or np.random.default_rng()
         order = rng.permutation(n)
@@ -445,19 +535,19 @@ def iterate_batches(clips: ClipSet, targets: np.ndarray, batch_size: int, *, shu
         order = np.argsort(lengths, kind="stable")
     for b0 in range(0, n, batch_size):
         idx = order[b0:b0 + batch_size]
-        yield _stack(clips, idx, min_frames, rng if shuffle else None), targets[idx], idx
+        yield _stack(clips, idx, min_frames, rng if shuffle else None, lengths=lengths), targets[idx], idx
 
 
-def iterate_track_batches(clips: ClipSet, targets: np.ndarray, batch_size: int, bag_size: int,
-                          rng: np.random.Generator, min_frames: int = 1):
-    """Training batches made of per-track bags, for the track-level loss.
+def plan_track_batches(clips: ClipSet, batch_size: int, bag_size: int, rng: np.random.Generator
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Batches made of per-track bags, for the track-level loss.
 
     A track's drop clips and its other clips form separate groups (each should match
     the track's label on its own, and the runtime summary looks at drops); each group is
     shuffled and cut into bags of at most ``bag_size`` clips. Bags are shuffled and
     packed into batches of about ``batch_size`` clips, so an epoch still sees every clip
-    once. Yields ``(x, y, idx, bag)``: ``bag[i]`` numbers the bag of clip ``i`` within
-    the batch (0, 1, ...).
+    once. Returns ``[(idx, bag), ...]``: clip indices of each batch and, per clip, the
+    number of its bag within the batch (0, 1, ...).
     """
     tracks = np.asarray(clips.track)
     in_drop = np.asarray(clips.in_drop, bool)
@@ -466,23 +556,16 @@ def iterate_track_batches(clips: ClipSet, targets: np.ndarray, batch_size: int, 
         for d in (True, False):
             members = rng.permutation(np.nonzero((tracks == t) & (in_drop == d))[0])
             bags += [members[k:k + bag_size] for k in range(0, members.size, bag_size)]
-    order = rng.permutation(len(bags))
-    batch: list[np.ndarray] = []
-    count = 0
-    for k in order:
+    out, batch, count = [], [], 0
+    for k in rng.permutation(len(bags)):
         batch.append(bags[k])
         count += bags[k].size
         if count >= batch_size:
-            yield _pack(clips, targets, batch, min_frames, rng)
+            out.append(batch)
             batch, count = [], 0
     if batch:
-        yield _pack(clips, targets, batch, min_frames, rng)
-
-
-def _pack(clips, targets, bags, min_frames, rng):
-    idx = np.concatenate(bags)
-    bag = np.concatenate([np.full(b.size, j) for j, b in enumerate(bags)])
-    return _stack(clips, idx, min_frames, rng), targets[idx], idx, bag
+        out.append(batch)
+    return [(np.concatenate(b), np.concatenate([np.full(x.size, j) for j, x in enumerate(b)])) for b in out]
 
 
 def describe(rows: list[TrackRow], splits: dict[str, list[int]]) -> dict:

@@ -1,4 +1,4 @@
-"""Soft-label loss, the paper's hard-label mode, class weights, and the evaluation metrics.
+"""Soft-label loss, the paper's hard-label mode and class weights (metrics: :mod:`.metrics`).
 
 The paper trains with cross-entropy against the soft label distribution ``t``:
 ``-sum_k t_k log p_k``, which equals ``KL(t || p)`` plus the (constant) entropy of ``t``.
@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from ..core.genres import N_GENRES, sharpen
+# The evaluation metrics live in :mod:`mainstage.training.metrics`; re-exported for existing callers.
+from .metrics import genre_metrics, kl_divergence, track_metrics  # noqa: F401
 
 LABEL_MODES = ("soft", "hard")
 
@@ -137,57 +139,3 @@ def fit_temperature(logits, targets, lo: float = 0.2, hi: float = 10.0, objectiv
 
     return float(np.exp(minimize_scalar(loss, np.log(lo), np.log(hi))))
 
-
-def kl_divergence(p_true, p_pred, eps: float = 1e-8) -> np.ndarray:
-    """Per-row ``KL(p_true || p_pred)`` in nats (numpy)."""
-    t = np.asarray(p_true, dtype=np.float64)
-    p = np.clip(np.asarray(p_pred, dtype=np.float64), eps, 1.0)
-    t = t / t.sum(axis=-1, keepdims=True)
-    p = p / p.sum(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(t > 0, t * (np.log(np.maximum(t, eps)) - np.log(p)), 0.0)
-    return terms.sum(axis=-1)
-
-
-def genre_metrics(p_true, p_pred) -> dict:
-    """The paper's metrics and the soft-label ones.
-
-    Accuracy and weighted precision/recall/F1 compare the argmax prediction with the
-    sharpened label (ties to the later genre), as the paper does; ``top2`` is the
-    fraction of rows whose sharpened label is among the two most probable genres;
-    ``top2_overlap`` the mean share of a label's (up to) two genres found among the two
-    most probable ones (the strict reading of top-2 accuracy for mixtures);
-    ``kl`` is the mean KL(label || prediction).
-
-    Returns
-    -------
-    dict of float (plus ``n`` and the per-class ``support``)
-    """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    t = np.asarray(p_true, dtype=np.float64)
-    p = np.asarray(p_pred, dtype=np.float64)
-    if len(t) == 0:
-        return {"n": 0}
-    y_true = np.argmax(sharpen(t), axis=1)
-    y_pred = np.argmax(p, axis=1)
-    prec, rec, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=np.arange(t.shape[1]),
-                                                       average="weighted", zero_division=0)
-    top2 = np.argsort(-p, axis=1, kind="stable")[:, :2]
-    # Mixtures: how many of the label's (up to) two genres are among the two predicted ones.
-    k = np.minimum((t > 0).sum(axis=1), 2)
-    true_top2 = np.argsort(-t, axis=1, kind="stable")[:, :2]
-    hits = (true_top2[:, :, None] == top2[:, None, :]).any(axis=2)  # (n, 2)
-    hits[:, 1] &= k == 2
-    overlap = hits.sum(axis=1) / np.maximum(k, 1)
-    return {
-        "n": int(len(t)),
-        "accuracy": float(np.mean(y_true == y_pred)),
-        "precision_weighted": float(prec),
-        "recall_weighted": float(rec),
-        "f1_weighted": float(f1),
-        "top2": float(np.mean((top2 == y_true[:, None]).any(axis=1))),
-        "top2_overlap": float(np.mean(overlap)),
-        "kl": float(np.mean(kl_divergence(t, p))),
-        "support": np.bincount(y_true, minlength=t.shape[1]).tolist(),
-    }

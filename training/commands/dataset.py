@@ -40,9 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     prep = sub.add_parser("prepare", help="compute and cache the clip features of a manifest",
                           description="Decode every track of a manifest, find its drops, cut its clips and "
-                                      "cache their features in --cache-dir, so training starts at once.")
+                                      "cache their features (the folder every training on this manifest reuses), so "
+                                      "training starts at once.")
     prep.add_argument("manifest", metavar="MANIFEST.csv")
-    prep.add_argument("--cache-dir", required=True, metavar="DIR", help="feature cache folder")
+    prep.add_argument("--cache-dir", metavar="DIR",
+                      help="feature cache folder (default: .mainstage-cache next to the manifest, "
+                           "the folder training uses by default)")
     prep.add_argument("--chroma", action="store_true", help="also the CQT/VQT chroma channels")
     prep.add_argument("--drops", default="auto", choices=("auto", "detect", "truth"),
                       help="drop sections from the detector or the manifest's truth files (default: auto)")

@@ -1,4 +1,4 @@
-"""Genre models: the paper's patch-sequence model (four backbones) and the fast default model.
+"""Genre models: the paper's patch-sequence model (its four backbones, plus resnet18/34/50) and the fast default model.
 
 All take ``(batch, channels, 224, frames)`` scaled log-mel (channels 1, or 3 with
 chroma) and return 8 genre logits. :func:`build_model` rebuilds one from the plain
@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from .fast import FastGenreNet
-from .patch import BACKBONES, PatchSequenceModel
+from .patch import BACKBONES, PAPER_BACKBONES, SMALL_BACKBONES, PatchSequenceModel
 
 #: Names accepted by ``mainstage train --model``.
 ARCHITECTURES = ("default",) + BACKBONES
@@ -22,7 +22,8 @@ def build_model(arch: str, *, in_channels: int = 1, n_classes: int = 8, weights_
     Parameters
     ----------
     arch : str
-        ``"default"`` or one of the paper backbones (:data:`BACKBONES`).
+        ``"default"`` or a patch-model backbone (:data:`BACKBONES`: the paper's four and
+        resnet18/34/50).
     in_channels : int
         1 (mel) or 3 (mel + CQT/VQT chroma).
     weights_path : str, optional
@@ -54,5 +55,5 @@ def min_frames(model: nn.Module) -> int:
     return int(getattr(model, "min_frames"))
 
 
-__all__ = ["ARCHITECTURES", "BACKBONES", "FastGenreNet", "PatchSequenceModel", "build_model", "count_parameters",
-           "model_from_config", "min_frames"]
+__all__ = ["ARCHITECTURES", "BACKBONES", "PAPER_BACKBONES", "SMALL_BACKBONES", "FastGenreNet", "PatchSequenceModel",
+           "build_model", "count_parameters", "model_from_config", "min_frames"]
