@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,33 +22,11 @@ from mainstage.core import cli  # noqa: E402
 from mainstage.core.genres import GENRES  # noqa: E402
 from mainstage.training import embed as E  # noqa: E402
 
-SR = 44100
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_audio import SR, toy_track  # noqa: E402
+
 BARS, DROP = 16, (6, 14)
 TOY_GENRES = (0, 2, 5)  # Progressive House, Bass House, Bigroom
-
-
-def toy_track(genre: int, bpm: float, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """Kick on every beat + a genre-pitched gated tone, louder in the drop."""
-    rng = np.random.default_rng(seed)
-    beat = 60.0 / bpm
-    n = int(round(BARS * 4 * beat * SR))
-    t = np.arange(n) / SR
-    y = np.zeros(n)
-    tk = np.arange(int(0.2 * SR)) / SR
-    kick = np.sin(2 * np.pi * (45 * tk + 2 * (1 - np.exp(-tk * 30)))) * np.exp(-tk * 14)
-    for b in range(BARS * 4):
-        i = int(round(b * beat * SR))
-        m = min(kick.size, n - i)
-        y[i:i + m] += kick[:m]
-    freq = 110.0 * 2 ** (genre * 5 / 12)
-    step = (t / (beat / 4)).astype(np.int64) % 16
-    pattern = np.array([(k * (genre + 3)) % 5 < 2 for k in range(16)], dtype=float)
-    bar_s = 4 * beat
-    level = np.where((t >= DROP[0] * bar_s) & (t < DROP[1] * bar_s), 1.0, 0.25)
-    y += np.sign(np.sin(2 * np.pi * freq * t)) * 0.3 * pattern[step] * level
-    y += 0.02 * rng.standard_normal(n) * level
-    y *= 0.3 / np.max(np.abs(y))
-    return y.astype(np.float32), np.arange(BARS) * bar_s, (DROP[0] * bar_s, DROP[1] * bar_s)
 
 
 def write_toy_dataset(root: Path) -> Path:
@@ -55,7 +34,7 @@ def write_toy_dataset(root: Path) -> Path:
     (root / "truth").mkdir()
     rows = []
     for k, g in enumerate(np.repeat(TOY_GENRES, 3)):
-        y, downbeats, drop = toy_track(int(g), 124.0 + 2 * (k % 3), seed=k)
+        y, downbeats, drop = toy_track(int(g), 124.0 + 2 * (k % 3), seed=k, bars=BARS, drop=DROP)
         name = f"Artist{k} - g{g}"
         sf.write(root / "audio" / f"{name}.flac", y, SR)
         (root / "truth" / f"{name}.truth.json").write_text(json.dumps(

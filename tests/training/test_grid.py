@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,30 +20,9 @@ from mainstage.core import cli
 from mainstage.core.genres import GENRES
 from mainstage.training import grid as G
 
-SR = 44100
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_audio import SR, toy_track  # noqa: E402
 
-
-def _toy_track(genre: int, bpm: float, seed: int, bars: int = 12, drop=(4, 12)):
-    """Kick on every beat plus a genre-specific gated tone, louder in the drop."""
-    rng = np.random.default_rng(seed)
-    beat = 60.0 / bpm
-    n = int(round(bars * 4 * beat * SR))
-    t = np.arange(n) / SR
-    y = np.zeros(n)
-    kick_t = np.arange(int(0.2 * SR)) / SR
-    kick = np.sin(2 * np.pi * (50 * kick_t + 2 * (1 - np.exp(-kick_t * 30)))) * np.exp(-kick_t * 12)
-    for b in range(bars * 4):
-        i = int(round(b * beat * SR))
-        m = min(kick.size, n - i)
-        y[i:i + m] += kick[:m]
-    freq = 110.0 * 2 ** (genre * 7 / 12)
-    pattern = np.array([(k * (genre + 3)) % 5 < 2 for k in range(16)], float)
-    gate = pattern[((t / (beat / 4)).astype(np.int64)) % 16]
-    bar_s = 4 * beat
-    level = np.where((t >= drop[0] * bar_s) & (t < drop[1] * bar_s), 1.0, 0.25)
-    y += np.sign(np.sin(2 * np.pi * freq * t)) * 0.4 * gate * level + 0.02 * rng.standard_normal(n) * level
-    y *= 0.3 / np.abs(y).max()
-    return y.astype(np.float32), np.arange(bars) * bar_s, [(drop[0] * bar_s, drop[1] * bar_s)]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +35,8 @@ def toy_manifest(tmp_path_factory) -> Path:
     for g in (0, 2, 5):
         for i in range(3):
             name = f"g{g}_{i}"
-            y, downbeats, drops = _toy_track(g, 124.0 + 2 * i, seed=10 * g + i)
+            y, downbeats, drop = toy_track(g, 124.0 + 2 * i, seed=10 * g + i)
+            drops = [drop]
             sf.write(root / "audio" / f"{name}.wav", y, SR, subtype="PCM_16")
             (root / "truth" / f"{name}.truth.json").write_text(json.dumps(
                 {"downbeats": downbeats.tolist(), "drops": [{"start_s": a, "end_s": b} for a, b in drops]}))
