@@ -7,7 +7,6 @@ amplifies a little over many steps).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +18,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_audio import genre_helpers as _genre_helpers  # noqa: E402
 if not torch.distributed.is_available():  # pragma: no cover
     pytest.skip("torch.distributed is not available", allow_module_level=True)
 
@@ -61,14 +63,6 @@ GRADCHECK_THEN_TRAIN = textwrap.dedent("""
     from mainstage.training.train import TrainConfig, train
     train(TrainConfig(**json.loads(sys.argv[1])), log=lambda *a: None)
 """)
-
-
-def _genre_helpers():
-    spec = importlib.util.spec_from_file_location("_ddp_genre_helpers",
-                                                  Path(__file__).resolve().parents[1] / "genre" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _env():

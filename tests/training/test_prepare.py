@@ -1,10 +1,10 @@
 """The prepared feature cache (training/prepare.py) and clips cut from it (training/data.py)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +14,8 @@ from mainstage.core import features as F
 from mainstage.training import data as D
 from mainstage.training.prepare import open_entry, prepare_dataset, prepare_rows
 
-
-def _genre_helpers():
-    """The toy-track writer of tests/genre/conftest.py (importlib mode: no conftest imports)."""
-    spec = importlib.util.spec_from_file_location("_prep_genre_helpers",
-                                                  Path(__file__).resolve().parents[1] / "genre" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_audio import genre_helpers as _genre_helpers  # noqa: E402
 
 
 @pytest.fixture(scope="module")

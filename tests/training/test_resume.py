@@ -1,7 +1,6 @@
 """Resuming: a run killed with SIGKILL mid-epoch and resumed ends exactly where an uninterrupted run ends."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -15,13 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-
-def _genre_helpers():
-    spec = importlib.util.spec_from_file_location("_resume_genre_helpers",
-                                                  Path(__file__).resolve().parents[1] / "genre" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_audio import genre_helpers as _genre_helpers  # noqa: E402
 
 
 def _cmd(manifest: Path, out: Path, *extra: str) -> list[str]:

@@ -4,6 +4,10 @@
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 SR = 44100
@@ -37,3 +41,14 @@ def toy_track(genre: int, bpm: float, seed: int, bars: int = 12, drop=(4, 12)):
     y += np.sign(np.sin(2 * np.pi * freq * t)) * 0.4 * gate * level + 0.02 * rng.standard_normal(n) * level
     y *= 0.3 / np.abs(y).max()
     return y.astype(np.float32), np.arange(bars) * bar_s, (drop[0] * bar_s, drop[1] * bar_s)
+
+
+@functools.lru_cache(maxsize=None)
+def genre_helpers():
+    """The toy-dataset writer of ``tests/genre/conftest.py`` (``write_dataset`` ...), loaded as a module:
+    pytest does not make conftest files importable."""
+    spec = importlib.util.spec_from_file_location("_training_genre_helpers",
+                                                  Path(__file__).resolve().parents[1] / "genre" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
