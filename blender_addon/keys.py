@@ -58,9 +58,17 @@ def _registry(id_) -> list[str]:
     return [x for x in raw.split(";") if x]
 
 
-def _fcurves_of(action, slot):
+def _fcurves_of(action, slot, create: bool = True):
+    """F-curves of ``slot`` in ``action`` (``action.fcurves`` before slotted actions).
+
+    With ``create=False`` a slot without a channelbag gives ``[]`` and nothing is added to
+    the action (Clear must not change a user's action it has no curves in).
+    """
     if hasattr(action, "slots") and slot is not None:
         from bpy_extras import anim_utils
+        if not create:
+            bag = anim_utils.action_get_channelbag_for_slot(action, slot)
+            return bag.fcurves if bag is not None else []
         ensure = getattr(anim_utils, "action_ensure_channelbag_for_slot", None)  # 4.5+
         if ensure is not None:
             return ensure(action, slot).fcurves
@@ -175,8 +183,8 @@ def remove_owned_fcurves() -> int:
         ad = id_.animation_data
         if ad is not None and ad.action is not None:
             action = ad.action
-            fcurves = _fcurves_of(action, getattr(ad, "action_slot", None))
-            for tag in _registry(id_):
+            fcurves = _fcurves_of(action, getattr(ad, "action_slot", None), create=False)
+            for tag in _registry(id_) if len(fcurves) else ():
                 path, idx = tag.rsplit("|", 1)
                 fc = fcurves.find(path, index=int(idx))
                 if fc is not None:
