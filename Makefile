@@ -40,20 +40,20 @@ demo: system-deps install
 	$(VENV)/bin/mainstage demo --out $(OUT)/demo
 
 # Re-train the bundled genre model from scratch on SynthHouse (2-core CPU, < 30 min):
-# writes core/models/default.onnx + default.json (with held-out metrics).
+# writes core/genre/models/default.onnx + default.json (with held-out metrics).
 model: system-deps install-dev
 	$(PY) -m mainstage.training.build_default --work $(OUT)/model --jobs $(JOBS)
 
 # Installable Blender extension zip (add-on + vendored core + presets + model + wheels).
 addon: install
-	$(PY) blender_addon/build.py --out dist/
+	$(PY) tools/build_addon.py --out dist/
 
 # The built extension in another Blender release (default 4.2 LTS: no slotted actions, older
 # compositor API) through that release's bpy wheel in its own venv: install, load, Build
 # Stage, Apply (keys on the beats), render, Clear. BPY_COMPAT=4.4.0 checks the first slotted release.
 BPY_COMPAT ?= 4.2.23
 compat: system-deps install
-	$(PY) blender_addon/build.py --out $(OUT)/compat
+	$(PY) tools/build_addon.py --out $(OUT)/compat
 	test -x .venv-bpy$(BPY_COMPAT)/bin/python || $(PYTHON) -m venv .venv-bpy$(BPY_COMPAT)
 	.venv-bpy$(BPY_COMPAT)/bin/python -m pip --disable-pip-version-check install -q "bpy==$(BPY_COMPAT)" "numpy<2"
 	$(VENV)/bin/mainstage synth --genre "Bass House" --seed 3 -o $(OUT)/compat/track.wav

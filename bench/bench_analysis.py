@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args(argv)
 
-    from mainstage.core.synth import render_track, write_track
+    from mainstage.training.synthhouse import render_track, write_track
 
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "five_minutes.wav")

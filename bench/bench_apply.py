@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_apply.py
 
-Each timeline (a synthetic DJ set through four genres with drops, tests/blender/show_fixtures.py)
+Each timeline (a synthetic DJ set through four genres with drops, training/synthhouse/timelines.py)
 is stored in a scene with the starter stage, then *Apply Looks* (``bpy.ops.msvfx.apply_show``:
 read + validate the stored timeline, plan with numpy, replace the previous keys, write them
 with ``foreach_set``) is timed. Baseline, measured in the same run: the same keys written the
@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "blender"))
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
-from show_fixtures import SET_PLAN, synthetic_set  # noqa: E402
+from mainstage.training.synthhouse.timelines import SET_PLAN, synthetic_set  # noqa: E402
 
 import mainstage.blender_addon as addon  # noqa: E402
 
@@ -29,23 +28,23 @@ def scene_with(doc):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     if not hasattr(bpy.types.Scene, "msvfx"):
         addon.register()
-    from mainstage.blender_addon import presets_io, scene_sync, stage
+    from mainstage.blender_addon.scene import presets_io, stage, sync
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0
-    scene_sync.apply_timeline(scene, doc, None)
+    sync.apply_timeline(scene, doc, None)
     presets_io.reset_to_defaults(scene.msvfx)
     stage.build_stage(scene)
     return scene
 
 
 def time_apply(doc, repeats=3) -> tuple[float, int]:
-    scene = scene_with(doc)
+    scene_with(doc)
     best = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
         assert bpy.ops.msvfx.apply_show() == {"FINISHED"}
         best = min(best, time.perf_counter() - t0)
-    from mainstage.blender_addon import keys
+    from mainstage.blender_addon.scene import keys
     n = sum(len(f.keyframe_points) for id_ in keys.animated_ids()
             for bag in id_.animation_data.action.layers[0].strips[0].channelbags for f in bag.fcurves)
     return best, n

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "blender"))
-from conftest import _build, _isolated_site  # noqa: E402  (shared with the Blender tests)
+sys.path.insert(0, str(ROOT / "tools"))
+from blender_site import build_zip, isolated_site  # noqa: E402  (shared with the Blender tests)
 
 SCENARIO = r'''
 import os, sys, time, json
@@ -65,16 +65,16 @@ def run_blender(site, zip_path, track, home, python_ext=""):
 
 def main():
     from mainstage.core.analysis.track import analyze_track
-    from mainstage.core.synth import render_track, write_track
+    from mainstage.training.synthhouse import render_track, write_track
 
     tmp = Path(tempfile.mkdtemp(prefix="msvfx-bench-"))
     track = tmp / "five_minutes.wav"
     t = time.perf_counter()
     write_track(render_track("Progressive House:0.6,Future House:0.4", seed=5, duration_s=300), track)
     print(f"rendered {track.name} in {time.perf_counter() - t:.1f} s")
-    full = _build(tmp / "dist", tmp / "stage")
-    bare = _build(tmp / "dist", tmp / "stage", "--bare")
-    site = _isolated_site(tmp / "site")
+    full = build_zip(tmp / "dist", tmp / "stage")
+    bare = build_zip(tmp / "dist", tmp / "stage", "--bare")
+    site = isolated_site(tmp / "site")
 
     t = time.perf_counter()
     doc = analyze_track(str(track))

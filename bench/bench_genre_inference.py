@@ -2,7 +2,7 @@
 
 Measures, on a 5-minute SynthHouse track with its exact bar grid:
 
-1. the runtime path ``core.genre_model.analyze_genres``: log-mel features of the whole
+1. the runtime path ``core.genre.analyze_genres``: log-mel features of the whole
    track + every 4-bar window (stepped one bar) through the default ONNX model;
 2. the paper's way: the same windows through the patch-sequence model with a resnet152
    backbone, one backbone call per 224x224 patch (the reference's Python loop), in
@@ -37,7 +37,7 @@ def cpu_name() -> str:
 def five_minute_track():
     """A 5-minute SynthHouse track (audio, downbeats); a toy fallback if SynthHouse is missing."""
     try:
-        from mainstage.core.synth import render_track
+        from mainstage.training.synthhouse import render_track
 
         res = render_track("Progressive House", seed=11, bpm=128.0, duration_s=300.0)
         return res.audio, np.asarray(res.truth["downbeats"]), "SynthHouse Progressive House, 128 BPM"
@@ -56,8 +56,8 @@ def main() -> int:
     ap.add_argument("--model", help="ONNX model (default: the bundled one)")
     args = ap.parse_args()
 
-    from mainstage.core import features as F
-    from mainstage.core.genre_model import GenreModel, _frame_plan, analyze_genres, window_grid
+    from mainstage.core.genre import features as F
+    from mainstage.core.genre.inference import GenreModel, _frame_plan, analyze_genres, window_grid
 
     audio, downbeats, what = five_minute_track()
     duration = audio.shape[0] / 44100

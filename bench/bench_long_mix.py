@@ -51,7 +51,7 @@ def build_mix(path: Path, hours: float, n_sets: int, seed: int) -> dict:
     import soundfile as sf
 
     from mainstage.core.genres import GENRES
-    from mainstage.core.synth import render_set
+    from mainstage.training.synthhouse import render_set
 
     sets = []
     for i in range(n_sets):

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from mainstage.core.genres import GENRES
-from mainstage.core.synth.engine import Engine
-from mainstage.core.synth.plan import bar_times, plan_track
+from mainstage.training.synthhouse.engine import Engine
+from mainstage.training.synthhouse.plan import bar_times, plan_track
 
 
 def render_seconds(params: dict, reuse: bool = True) -> tuple[float, float]:

@@ -68,7 +68,7 @@ def run_mode(mode: str, device: str, batch: int, steps: int, warmup: int, frames
     """Train ``steps`` timed steps (after ``warmup``) in one mode; returns speed and peak memory."""
     import torch
 
-    from mainstage.training.losses import soft_cross_entropy
+    from mainstage.training.run.losses import soft_cross_entropy
     from mainstage.training.models.patch import PatchSequenceModel
 
     flags = set(mode.split("+"))

@@ -4,17 +4,27 @@ drive a stage with them (keyframes, materials, lights, camera), rendered to vide
 
 View3D > Sidebar > Mainstage. See docs/blender.md.
 
-``bpy`` and the Blender modules are imported in :func:`register` only, so the bpy-free
-parts (:mod:`.choreo`, :mod:`.color`, the ``mainstage render`` command) import without
-Blender.
+Sub-packages by role: :mod:`.ui` (operators, panels, lists), :mod:`.scene` (what is
+written into the .blend: properties, stage, keys, sync, render), :mod:`.show` (bpy-free
+planning of the show) and :mod:`.core` (the Mainstage runtime, vendored whole in the
+built extension). ``bpy`` is imported in :func:`register` only, so the bpy-free parts
+import without Blender.
 """
+if __name__ == "mainstage.blender_addon":
+    # Installed with pip beside mainstage.core (a checkout): the add-on's ``.core`` is that
+    # same package, not a second copy of it (see _dev_core.py). In the built extension
+    # ``core/`` is a real folder inside the add-on and this does nothing.
+    from . import _dev_core
+
+    _dev_core.alias_core(__name__)
 
 _unregister_classes = None
 
 
 def _classes():
-    from . import (ops_analyze, ops_presets, ops_show, ops_timeline, panels, preferences, props,  # noqa: F401
-                   ui_lists)
+    from . import preferences
+    from .scene import props
+    from .ui import lists, ops_analyze, ops_presets, ops_show, ops_timeline, panels
     return (
         *props.CLASSES,
         *preferences.CLASSES,
@@ -22,7 +32,7 @@ def _classes():
         *ops_timeline.CLASSES,
         *ops_presets.CLASSES,
         *ops_show.CLASSES,
-        *ui_lists.CLASSES,
+        *lists.CLASSES,
         *panels.CLASSES,
     )
 
@@ -31,7 +41,8 @@ def register():
     global _unregister_classes
     import bpy
 
-    from . import handlers, props
+    from . import handlers
+    from .scene import props
     reg, _unregister_classes = bpy.utils.register_classes_factory(_classes())
     reg()
     props.register_pointers()
@@ -39,7 +50,8 @@ def register():
 
 
 def unregister():
-    from . import handlers, jobs, props
+    from . import handlers, jobs
+    from .scene import props
     jobs.shutdown()
     handlers.unregister()
     props.unregister_pointers()

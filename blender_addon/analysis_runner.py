@@ -8,7 +8,6 @@ Two ways, same interface (``fn(job) -> timeline``), both run in a :mod:`.jobs` w
 """
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -23,16 +22,13 @@ import time
 from collections import deque
 from pathlib import Path
 
-from . import _core, deps
+from . import deps
+from .core import audio, timeline
 from .jobs import Job, JobCancelled
-
-#: Where core's whole-track analysis lives.
-ENTRY_MODULE = "analysis.track"
-
 
 def _validate(doc: dict, source: str, python: str = "") -> dict:
     if deps.can_validate_in_process():
-        return _core.module("timeline").validate_timeline(doc, source)
+        return timeline.validate_timeline(doc, source)
     deps.validate_external(python, "timeline", doc, source)
     return doc
 
@@ -46,20 +42,17 @@ def analyze_in_process(job: Job, audio_path: str) -> dict:
     the result when it comes back.
     """
     job.report(0.01, "reading audio")
-    track = _core.module(ENTRY_MODULE)
-    info = _core.module("audio").probe(audio_path)
+    from .core.analysis import track  # imports the decoders (soundfile, soxr)
+
+    info = audio.probe(audio_path)
     duration = max(info.duration_s, 1e-6)
     job.check_cancel()
-    fn = getattr(track, "analyze_track_cached", None)
-    if fn is not None and "progress" in inspect.signature(fn).parameters:
-        def progress(seconds: float) -> None:
-            done = min(1.0, float(seconds) / duration)
-            job.report(0.05 + 0.8 * done, "decoding" if done < 1.0 else "beats, drops, sections, genres")
 
-        doc, _cached = fn(audio_path, use_cache=False, progress=progress)
-    else:
-        job.report(0.05, "analysing")
-        doc = track.analyze_track(audio_path)
+    def progress(seconds: float) -> None:
+        done = min(1.0, float(seconds) / duration)
+        job.report(0.05 + 0.8 * done, "decoding" if done < 1.0 else "beats, drops, sections, genres")
+
+    doc, _cached = track.analyze_track_cached(audio_path, use_cache=False, progress=progress)
     job.check_cancel()
     job.report(0.97, "validating")
     return _validate(doc, audio_path)

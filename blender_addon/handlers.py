@@ -3,7 +3,8 @@
 import bpy
 from bpy.app.handlers import persistent
 
-from . import jobs, storage
+from . import jobs
+from .scene import storage
 
 
 @persistent

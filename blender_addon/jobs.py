@@ -114,14 +114,8 @@ class Job:
 
 def _is_user_error(exc: BaseException) -> bool:
     from . import deps
-    try:
-        from . import _core
-        errors = _core.module("errors")
-        if isinstance(exc, errors.MainstageError):
-            return True
-    except ImportError:
-        pass
-    return isinstance(exc, (deps.DependencyError, OSError, ValueError))
+    from .core.errors import MainstageError
+    return isinstance(exc, (MainstageError, deps.DependencyError, OSError, ValueError))
 
 
 def _one_line(exc: BaseException) -> str:

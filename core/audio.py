@@ -548,3 +548,42 @@ def load_mono(path: str | os.PathLike, sample_rate: int | None = 44100) -> tuple
     parts = list(iter_mono(info, sample_rate))
     audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return audio, info
+
+
+class StreamReader:
+    """Forward-only random access to a stream of mono blocks: ``read(a, b)`` -> samples ``[a, b)``.
+
+    Requests must not move backwards past data already released; samples before the
+    requested start are dropped, so memory holds only the current block of audio.
+    """
+
+    def __init__(self, blocks):
+        self._it = iter(blocks)
+        self._buf: list[np.ndarray] = []
+        self._start = 0  # absolute index of the first buffered sample
+        self._end = 0    # absolute index after the last buffered sample
+        self._done = False
+
+    def total_read(self) -> int:
+        while not self._done:
+            self._pull()
+        return self._end
+
+    def _pull(self) -> None:
+        try:
+            block = next(self._it)
+        except StopIteration:
+            self._done = True
+            return
+        self._buf.append(np.array(block, dtype=np.float32, copy=True))
+        self._end += block.shape[0]
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        while self._end < b and not self._done:
+            self._pull()
+        data = np.concatenate(self._buf) if len(self._buf) > 1 else (self._buf[0] if self._buf else np.zeros(0, np.float32))
+        out = data[max(a - self._start, 0):max(min(b, self._end) - self._start, 0)].copy()
+        keep_from = max(a - self._start, 0)  # release what lies before this request
+        self._buf = [data[keep_from:]] if keep_from < data.size else []
+        self._start += min(keep_from, data.size)
+        return out

@@ -1,34 +1,42 @@
 """The ``mainstage`` command line: one console command with subcommands.
 
-Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parser)``
-and ``run(args) -> int``. Modules are imported to build the parser, so they keep
-heavy imports (numpy is fine; torch, bpy, librosa are not) inside ``run``.
+Subcommands are registered by the packages that provide them, as entry points of the
+group ``mainstage.commands`` (``pyproject.toml``): ``analyze`` and ``validate`` come from
+core, the training and Blender commands from their own packages, so core names neither.
+Each entry point is a module exposing ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported to build the parser, so they keep heavy
+imports (numpy is fine; torch, bpy, librosa are not) inside ``run``.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
+from importlib import metadata
+from types import ModuleType
 
 from . import __version__
 from .errors import MainstageError
 
-#: (subcommand, module). Training commands live in the ``training`` package.
-#: Module names starting with "." are relative to this package.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("synth", ".commands.synth"),
-    ("synth-dataset", ".commands.synth_dataset"),
-    ("validate", ".commands.validate"),
-    ("analyze", ".commands.analyze"),
-    ("demo", ".commands.demo"),
-    ("render", "mainstage.blender_addon.commands.render"),
-    ("train", "mainstage.training.commands.train"),
-    ("export", "mainstage.training.commands.export"),
-    ("dataset", "mainstage.training.commands.dataset"),
-    ("grid", "mainstage.training.commands.grid"),
-    ("embed", "mainstage.training.commands.embed"),
-)
+ENTRY_POINT_GROUP = "mainstage.commands"
+
+
+def commands() -> dict[str, metadata.EntryPoint]:
+    """The registered subcommands, ``{name: entry point}`` sorted by name."""
+    eps = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return dict(sorted(eps.items()))
+
+
+def command_module(name: str) -> ModuleType | None:
+    """The module of subcommand ``name``, or None when no installed package provides it."""
+    ep = commands().get(name)
+    if ep is None:
+        return None
+    try:
+        return ep.load()
+    except ModuleNotFoundError as exc:
+        if exc.name and ep.value.startswith(exc.name):
+            return None  # registered, but its package is not part of this installation
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,13 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mainstage-vfx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, modname in COMMANDS:
-        try:
-            mod = importlib.import_module(modname, __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name and importlib.util.resolve_name(modname, __package__).startswith(exc.name):
-                continue  # command not part of this installation
-            raise
+    for name in commands():
+        mod = command_module(name)
+        if mod is None:
+            continue
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

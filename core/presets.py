@@ -17,15 +17,14 @@ root in a checkout, the extension root in the Blender add-on), see :func:`preset
 from __future__ import annotations
 
 import copy
-import json
 import re
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from . import schemas
 from .atomic import write_json_atomic
 from .errors import InputFileError
+from .jsonfile import read_json
 from .genres import GENRES
 
 PRESET_SCHEMA_ID = "mainstage.preset/1"
@@ -46,34 +45,17 @@ class PresetError(InputFileError):
     """A preset or mapping is invalid. ``str(err)`` is one line: ``"<file>: <field>: <problem>"``."""
 
 
-def _load_schema(name: str) -> dict:
-    text = resources.files(__package__).joinpath(f"schemas/{name}").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-@lru_cache(maxsize=1)
 def preset_schema() -> dict:
     """The JSON Schema of a look preset (a dict)."""
-    return _load_schema("preset.schema.json")
+    return schemas.schema("preset")
 
 
-@lru_cache(maxsize=1)
 def mapping_schema() -> dict:
     """The JSON Schema of a genre mapping (a dict)."""
-    return _load_schema("mapping.schema.json")
+    return schemas.schema("mapping")
 
 
-@lru_cache(maxsize=2)
-def _validator(kind: str):
-    import jsonschema
-
-    schema = preset_schema() if kind == "preset" else mapping_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
-
-
-# --- vocabulary, read from the schema so that the UI and step 5 share one definition ---
+# --- vocabulary, read from the schema so that the UI and validation share one definition ---
 
 def _rule_def() -> dict:
     return preset_schema()["$defs"]["rule"]
@@ -95,10 +77,9 @@ ROLE_PROPERTIES: dict[str, tuple[str, ...]] = {
     c["if"]["properties"]["role"]["const"]: tuple(c["then"]["properties"]["property"]["enum"])
     for c in _rule_def()["allOf"] if "role" in c["if"]["properties"]
 }
-#: Palette names, material roles and section labels.
+#: Palette names and material roles (section labels: :data:`.timeline.SECTION_LABELS`).
 PALETTES: tuple[str, ...] = tuple(preset_schema()["properties"]["palettes"]["required"])
 MATERIAL_ROLES: tuple[str, ...] = tuple(preset_schema()["properties"]["materials"]["required"])
-SECTION_LABELS: tuple[str, ...] = tuple(preset_schema()["$defs"]["section_label"]["enum"])
 PALETTE_CYCLES: tuple[str, ...] = tuple(preset_schema()["properties"]["palette_cycle"]["properties"]["every"]["enum"])
 MAPPING_MODES: tuple[str, ...] = tuple(mapping_schema()["properties"]["mode"]["enum"])
 #: Defaults of optional rule fields (filled in by :func:`validate_preset`).
@@ -137,63 +118,9 @@ def _deref(schema: dict, node: dict) -> dict:
 
 # --- parsing and checking ---
 
-def _path_str(path: Iterable) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(document)"
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed")
-
-
-def parse_json(text: str, source: str) -> Any:
-    """Parse JSON text strictly (no duplicate keys, no NaN/Infinity).
-
-    Raises
-    ------
-    PresetError
-        With a one-line message naming ``source``.
-    """
-    if len(text) > MAX_FILE_BYTES:
-        raise PresetError(source, f"file too large ({len(text)} bytes; a preset is at most {MAX_FILE_BYTES})")
-    if not text.strip():
-        raise PresetError(source, "empty file")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise PresetError(source, f"not valid JSON ({exc})") from None
-    except RecursionError:
-        raise PresetError(source, "not valid JSON (nested too deeply)") from None
-
-
 def read_json_file(path: str | Path) -> Any:
     """Read a preset/mapping file as JSON (size-limited, strict). Raises :class:`PresetError`."""
-    p = Path(path)
-    source = str(p)
-    if not p.exists():
-        raise PresetError(source, "no such file")
-    if p.is_dir():
-        raise PresetError(source, "is a directory, not a JSON file")
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise PresetError(source, f"file too large ({p.stat().st_size} bytes; a preset is at most {MAX_FILE_BYTES})")
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PresetError(source, "not a text file (invalid UTF-8)") from None
-    except OSError as exc:
-        raise PresetError(source, f"cannot read: {exc.strerror or exc}") from None
-    return parse_json(text, source)
+    return read_json(path, PresetError, what="a preset", max_bytes=MAX_FILE_BYTES)
 
 
 def _walk_strings(obj: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
@@ -219,29 +146,26 @@ def check_no_code(doc: Any, source: str) -> None:
     for path, s in _walk_strings(doc):
         m = _CODE_RE.search(s)
         if m:
-            raise PresetError(source, f"{_path_str(path)}: looks like code ({m.group(0)!r}); presets are data only")
+            raise PresetError(source, f"{schemas.json_path(path)}: looks like code ({m.group(0)!r}); presets are data only")
 
 
 def _schema_check(kind: str, doc: Any, source: str) -> None:
-    import jsonschema
-
-    errors = list(_validator(kind).iter_errors(doc))
-    if not errors:
+    err = schemas.best_error(kind, doc)
+    if err is None:
         return
-    err = jsonschema.exceptions.best_match(errors)
     path = list(err.absolute_path)
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = set(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
         if extra:
-            raise PresetError(source, f"{_path_str(path + [extra[0]])}: unknown key (allowed: {', '.join(sorted(allowed))})")
+            raise PresetError(source, f"{schemas.json_path(path + [extra[0]])}: unknown key (allowed: {', '.join(sorted(allowed))})")
     if err.validator == "required":
         missing = [k for k in err.validator_value if k not in err.instance]
-        raise PresetError(source, f"{_path_str(path + missing[:1])}: required field is missing")
+        raise PresetError(source, f"{schemas.json_path(path + missing[:1])}: required field is missing")
     if err.validator == "pattern":
         hint = _PATTERN_HINTS.get(err.validator_value, f"text matching {err.validator_value}")
-        raise PresetError(source, f"{_path_str(path)}: {err.instance!r} is not allowed here (expected {hint})")
-    raise PresetError(source, f"{_path_str(path)}: {err.message}")
+        raise PresetError(source, f"{schemas.json_path(path)}: {err.instance!r} is not allowed here (expected {hint})")
+    raise PresetError(source, f"{schemas.json_path(path)}: {err.message}")
 
 
 def _pattern_hints() -> dict[str, str]:
@@ -334,21 +258,16 @@ def save_preset(doc: dict, path: str | Path) -> None:
     write_json_atomic(path, validate_preset(doc, str(path)), indent=2)
 
 
-def save_mapping(doc: dict, path: str | Path, known_presets: Iterable[str] | None = None) -> None:
-    """Validate a genre mapping and write it to ``path`` atomically."""
-    write_json_atomic(path, validate_mapping(doc, str(path), known_presets), indent=2)
-
-
 # --- shipped presets ---
 
-def presets_dir() -> Path | None:
-    """Folder of the shipped presets (``looks/`` and ``mappings/``), or None when absent.
+#: Where the shipped presets sit, beside this package: ``<repo>/presets`` in a checkout (core
+#: is ``<repo>/core``) and ``<extension>/presets`` in the Blender extension (``<extension>/core``).
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "presets"
 
-    It sits beside this package: ``<repo>/presets`` in a checkout (core is ``<repo>/core``)
-    and ``<extension>/presets`` in the Blender extension (core is ``<extension>/core``).
-    """
-    d = Path(__file__).resolve().parent.parent / "presets"
-    return d if (d / "looks").is_dir() else None
+
+def presets_dir() -> Path | None:
+    """Folder of the shipped presets (``looks/`` and ``mappings/``), or None when absent."""
+    return SHIPPED_DIR if (SHIPPED_DIR / "looks").is_dir() else None
 
 
 def load_looks_dir(folder: str | Path) -> dict[str, dict]:
@@ -374,7 +293,7 @@ def shipped_looks() -> dict[str, dict]:
     """The shipped look presets, ``{id: preset}``. Raises :class:`PresetError` when missing."""
     d = presets_dir()
     if d is None:
-        raise PresetError(str(Path(__file__).resolve().parent.parent / "presets"), "shipped presets folder not found")
+        raise PresetError(str(SHIPPED_DIR), "shipped presets folder not found")
     return load_looks_dir(d / "looks")
 
 
@@ -382,7 +301,7 @@ def shipped_mapping() -> dict:
     """The shipped default genre mapping, checked against the shipped looks."""
     d = presets_dir()
     if d is None:
-        raise PresetError(str(Path(__file__).resolve().parent.parent / "presets"), "shipped presets folder not found")
+        raise PresetError(str(SHIPPED_DIR), "shipped presets folder not found")
     return load_mapping(d / "mappings" / "default.json", known_presets=shipped_looks())
 
 

@@ -6,7 +6,7 @@ Steps, all seeded (same machine and library versions -> same model):
    eight genres plus 2-3 genre mixtures, with train/val/test splits;
 2. train the default model on it (clips from the detected drops plus a few from the
    other sections, soft labels, clip + track-level loss, best epoch by validation);
-3. export it to ``core/models/default.onnx`` + ``default.json``;
+3. export it to ``core/genre/models/default.onnx`` + ``default.json``;
 4. render a held-out set with another seed (new tracks, never seen in training) and a
    SynthHouse DJ-set mix, evaluate the exported model on them through the runtime path
    and store the results under ``metrics.held_out`` in ``default.json``.
@@ -39,7 +39,7 @@ DESCRIPTION = (
 
 
 def default_model_path() -> Path:
-    from ..core.genre_model import default_model_path as p
+    from ..core.genre import default_model_path as p
 
     return p()
 
@@ -47,7 +47,7 @@ def default_model_path() -> Path:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mainstage.training.build_default", description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="out/model", help="working folder for data, checkpoints, caches (default: %(default)s)")
-    ap.add_argument("--out", help="model file to write (default: the package's core/models/default.onnx)")
+    ap.add_argument("--out", help="model file to write (default: the package's core/genre/models/default.onnx)")
     ap.add_argument("--jobs", type=int, default=2, help="render processes (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     ap.add_argument("--evaluate-only", action="store_true",
@@ -55,11 +55,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from ..core.atomic import write_json_atomic
-    from ..core.genre_model import metadata_path
-    from ..core.synth.dataset import build_dataset
-    from .evaluate import evaluate_dj_set, evaluate_tracks
+    from ..core.genre import metadata_path
+    from ..synthhouse.dataset import build_dataset
+    from .evaluation.held_out import evaluate_dj_set, evaluate_tracks
     from .export import export_checkpoint
-    from .train import TrainConfig, train
+    from .run.config import TrainConfig
+    from .run.train import train
 
     work = Path(args.work)
     out = Path(args.out) if args.out else default_model_path()
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
     step("render held-out set", lambda: build_dataset(work / "heldout", structure=STRUCTURE, fmt="flac", jobs=args.jobs,
                                                       val_fraction=0.0, test_fraction=0.0, progress=False,
                                                       **HELD_OUT_SET))
-    from ..core.genre_model import GenreModel
+    from ..core.genre import GenreModel
 
     model = GenreModel.load(out)
     held = step("evaluate held-out tracks", lambda: evaluate_tracks(model, str(work / "heldout" / "manifest.csv"),

@@ -22,9 +22,9 @@ import torch
 from .. import core
 from ..core.atomic import atomic_path, write_json_atomic
 from ..core.errors import MainstageError
-from ..core.genre_model import METADATA_FORMAT, metadata_path, validate_metadata
-from ..core.timeline import sha256_file
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from ..core.genre import METADATA_FORMAT, metadata_path, validate_metadata
+from ..core.hashing import sha256_file
+from .run.checkpoint import load_checkpoint, model_from_checkpoint
 from .models import count_parameters, min_frames
 
 PARITY_TOLERANCE = 1e-4

@@ -13,7 +13,6 @@ import numpy as np
 
 from .onsets import TrackFeatures, kick_envelope
 
-SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 #: Longest build (bars) and the bar multiple a build boundary falls on.
 MAX_BUILD_BARS = 16
 BUILD_STEP_BARS = 4

@@ -123,17 +123,6 @@ def local_tempo(env: np.ndarray, fps: float, win_s: float = 12.0, hop_s: float =
     return LocalTempo(times=(starts + win / 2) / fps, bpm=bpm, strength=strength, energy=energy)
 
 
-def global_tempo(env: np.ndarray, fps: float, win_s: float = 12.0, hop_s: float = 6.0) -> tuple[float, float]:
-    """Single most likely tempo of a stretch of onset envelope: (bpm, strength 0..1)."""
-    bpms = bpm_grid()
-    win = int(round(min(win_s * fps, env.size)))
-    max_lag = min(int(np.ceil(len(COMB_WEIGHTS) * 60.0 * fps / BPM_RANGE[0])) + 2, max(win - 1, 1))
-    _, acf = _windowed_acf(np.asarray(env, dtype=np.float64), win, max(1, int(hop_s * fps)), max_lag)
-    scores = comb_scores(acf, fps, bpms).mean(axis=0)
-    j = int(pick_octave(scores[None, :], bpms)[0])
-    return float(bpms[j]), float(scores[j])
-
-
 def pick_octave(scores: np.ndarray, bpms: np.ndarray) -> np.ndarray:
     """Index of the chosen tempo in each row of comb ``scores``.
 

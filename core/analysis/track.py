@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..audio import AudioInfo, probe
-from ..genre_model import DEFAULT_SMOOTHING
-from ..timeline import new_timeline, sha256_file, validate_timeline
+from ..genre import DEFAULT_SMOOTHING
+from ..hashing import sha256_file
+from ..timeline import new_timeline, validate_timeline
 from .beats import BeatGrid, track_beats
 from .cache import AnalysisCache, cache_key, code_version
 from .downbeats import BARS_PER_PHRASE, find_downbeats, find_phrases
@@ -31,14 +32,14 @@ from .sections import label_bars, sections_from_labels
 @lru_cache(maxsize=4)
 def _load_model(path: str | None, mtime: float):
     """Loaded genre models, reused while the file is unchanged (Blender analyses many tracks)."""
-    from ..genre_model import load_genre_model
+    from ..genre import load_genre_model
 
     return load_genre_model(path)
 
 
 def _resolve_model(model: str | os.PathLike | None) -> Path | None:
     """The model file to use: ``model`` if given, else the bundled one (None if not installed)."""
-    from ..genre_model import default_model_path
+    from ..genre import default_model_path
 
     if model is not None:
         return Path(model)
@@ -74,7 +75,7 @@ def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.nd
     InputFileError
         The model file is missing, invalid, or its feature parameters do not match.
     """
-    from ..genre_model import analyze_genres_file
+    from ..genre import analyze_genres_file
 
     mpath = _resolve_model(model)
     if mpath is None:

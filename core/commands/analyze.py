@@ -127,13 +127,13 @@ def run(args: argparse.Namespace) -> int:
     outs = output_paths(tracks, args.out, args.out_dir)
     genre, use_cache = not args.no_genre, not args.no_cache
     if args.smoothing is None:
-        from ..genre_model import DEFAULT_SMOOTHING
+        from ..genre import DEFAULT_SMOOTHING
 
         args.smoothing = DEFAULT_SMOOTHING
     if args.smoothing < 0:
         raise MainstageError(f"--smoothing must be >= 0, got {args.smoothing}")
     if genre and args.model is not None:
-        from ..genre_model import load_genre_model
+        from ..genre import load_genre_model
 
         load_genre_model(args.model)  # a bad model is one error up front, not one per track
 

@@ -51,18 +51,6 @@ def drum_track(bpm: float = 125.0, dur: float = 60.0, sr: int = 44100, offset: f
     return y, grid + start
 
 
-def nearest_error(est: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """For each truth time, the distance to the nearest estimated time."""
-    est = np.sort(np.asarray(est, dtype=np.float64))
-    truth = np.asarray(truth, dtype=np.float64)
-    if est.size == 0:
-        return np.full(truth.size, np.inf)
-    j = np.clip(np.searchsorted(est, truth), 1, max(est.size - 1, 1))
-    lo = np.abs(truth - est[j - 1])
-    hi = np.abs(truth - est[np.minimum(j, est.size - 1)])
-    return np.minimum(lo, hi)
-
-
 def sonic_pi_loop(name: str) -> Path:
     """Path of a Sonic Pi loop; fails (not skips) with the fix when the package is missing."""
     for d in SONIC_PI_DIRS:

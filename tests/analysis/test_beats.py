@@ -9,7 +9,9 @@ from mainstage.core.analysis import tempo
 from mainstage.core.analysis.beats import track_beats
 from mainstage.core.analysis.onsets import features_from_array, kick_envelope, pick_peaks
 
-from .conftest import SONIC_PI_LOOPS, drum_track, nearest_error, sonic_pi_loop
+from mainstage.training.evaluation.scoring import nearest_error
+
+from .conftest import SONIC_PI_LOOPS, drum_track, sonic_pi_loop
 
 SR = 22050  # enough for kicks and hats, and faster to synthesize
 

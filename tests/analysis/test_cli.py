@@ -14,7 +14,7 @@ from mainstage.core import cli
 from mainstage.core.analysis import cache as cache_mod
 from mainstage.core.analysis import track as track_mod
 from mainstage.core.analysis.drops import DropParams
-from mainstage.core.synth import render_track, write_track
+from mainstage.training.synthhouse import render_track, write_track
 from mainstage.core.timeline import load_timeline, validate_timeline
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,8 @@ from mainstage.core.analysis.onsets import LOUD_HOP, LOUD_SR
 SR = LOUD_SR
 
 
-def shared_dir() -> Path:
-    env = os.environ.get("MAINSTAGE_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
+#: The paper's drop annotations (BSD-3-Clause, LICENSE-housex-v2.txt beside them).
+REFERENCE_DATA = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 def hop_sums(y: np.ndarray) -> np.ndarray:
@@ -100,11 +98,7 @@ def test_boundaries_snap_to_bar_lines_with_a_loudness_step():
 
 
 def reference_drop_stats() -> tuple[float, float]:
-    path = shared_dir() / "reference-data" / "detected-drops.json"
-    if not path.is_file():
-        pytest.fail(f"reference data missing: {path} (the shared/ folder must sit beside the repository, "
-                    f"or set MAINSTAGE_SHARED)")
-    data = json.loads(path.read_text())
+    data = json.loads((REFERENCE_DATA / "detected-drops.json").read_text())
     counts = [len(d["drop_sections"]) for d in data if d["drop_sections"]]
     lengths = [e - s for d in data for s, e in d["drop_sections"]]
     return float(np.mean(counts)), float(np.median(lengths))

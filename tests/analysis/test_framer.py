@@ -28,7 +28,7 @@ def test_framer_block_splits_match_one_push(total, blocks):
 def test_short_track_with_tiny_last_block_analyses(tmp_path):
     """Regression: a 60 s track whose last decoded block was shorter than one chroma frame crashed
     the analysis (sliding_window_view on a too-short buffer)."""
-    from mainstage.core.synth import render_track, write_track
+    from mainstage.training.synthhouse import render_track, write_track
 
     path = tmp_path / "t.wav"
     write_track(render_track("Bass House", seed=3, duration_s=60.0), path)

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from mainstage.core.cli import main
-from mainstage.core.genre_model import default_model_path
-from mainstage.core.synth import render_track, write_track
-from mainstage.core.timeline import load_timeline, sha256_file
+from mainstage.core.genre import default_model_path
+from mainstage.training.synthhouse import render_track, write_track
+from mainstage.core.hashing import sha256_file
+from mainstage.core.timeline import load_timeline
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 import pytest
 
 from mainstage.core.analysis.track import analyze_track
-from mainstage.core.evaluate import score_timeline
-from mainstage.core.synth import render_set, write_track
+from mainstage.training.evaluation.scoring import score_timeline
+from mainstage.training.synthhouse import render_set, write_track
 from mainstage.core.timeline import load_timeline
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from mainstage.core.analysis.track import analyze_track
-from mainstage.core.synth import render_set, render_track, write_track
+from mainstage.training.synthhouse import render_set, render_track, write_track
 
-from .conftest import nearest_error
+from mainstage.training.evaluation.scoring import bar_labels, nearest_error
 from .test_drops import reference_drop_stats
 
 SR = 22050  # half the render time of 44.1 kHz; the analysis resamples anyway
@@ -33,16 +33,6 @@ def dj_set(tmp_path_factory):
     path = tmp_path_factory.mktemp("djset") / "set.flac"
     write_track(res, path)
     return res.truth, analyze_track(path, genre=False)
-
-
-def bar_labels(sections, bar_starts, end):
-    edges = np.append(bar_starts, end)
-    mids = 0.5 * (edges[:-1] + edges[1:])
-    out = []
-    for m in mids:
-        hit = [s["label"] for s in sections if s["start_s"] <= m < s["end_s"]]
-        out.append(hit[0] if hit else "")
-    return np.array(out)
 
 
 def test_tempo_exact_and_never_octave(house):
@@ -88,10 +78,10 @@ def test_every_drop_found_within_one_bar(house):
 def test_section_labels_per_bar(house):
     accuracies = []
     for name, truth, doc in house:
-        bars = np.asarray(truth["downbeats"])
-        want = bar_labels(truth["sections"], bars, truth["track"]["duration_s"])
-        got = bar_labels(doc["sections"], bars, truth["track"]["duration_s"])
-        accuracies.append(np.mean(want == got))
+        edges = np.append(truth["downbeats"], truth["track"]["duration_s"])
+        mids = 0.5 * (edges[:-1] + edges[1:])
+        want, got = bar_labels(truth["sections"], mids), bar_labels(doc["sections"], mids)
+        accuracies.append(np.mean([w == g for w, g in zip(want, got)]))
         assert accuracies[-1] >= 0.9, (name, accuracies[-1])
     assert np.mean(accuracies) >= 0.95
 

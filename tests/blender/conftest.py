@@ -1,12 +1,11 @@
 """Real-Blender tests: each scenario runs in a fresh ``bpy`` process with the built extension.
 
-The extension is built once per test session (``blender_addon/build.py``; wheels are
+The extension is built once per test session (``tools/build_addon.py``; wheels are
 cached under ``build/wheels/``) and installed into a clean Blender user folder with the
 extension install operator. Scenario processes see only bpy and numpy from the venv
 (like Blender's bundled Python), so the bundled wheels and the vendored core are what
 the add-on really uses.
 """
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,26 +16,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from blender_site import build_zip, isolated_site  # noqa: E402
+
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 PYTHON = sys.executable  # the venv Python: also the "external interpreter" with mainstage-vfx installed
-
-
-def _isolated_site(dest: Path) -> Path:
-    """A folder with links to bpy and numpy only (what Blender itself provides)."""
-    spec = importlib.util.find_spec("bpy")
-    site = Path(list(spec.submodule_search_locations)[0]).parent
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("bpy", "numpy", "numpy.libs"):
-        if (site / name).exists() and not (dest / name).exists():
-            (dest / name).symlink_to(site / name)
-    return dest
-
-
-def _build(out: Path, stage: Path, *extra: str) -> Path:
-    proc = subprocess.run([PYTHON, str(ROOT / "blender_addon" / "build.py"), "--out", str(out), "--stage", str(stage),
-                           *extra], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"extension build failed: {proc.stderr.strip()}"
-    return Path(proc.stdout.split(" (")[0].strip())
 
 
 @dataclass
@@ -73,15 +57,15 @@ class Blender:
 @pytest.fixture(scope="session")
 def blender(tmp_path_factory) -> Blender:
     tmp = tmp_path_factory.mktemp("blender")
-    full = _build(tmp / "dist", tmp / "stage")
-    bare = _build(tmp / "dist", tmp / "stage", "--bare")
-    return Blender(full, bare, _isolated_site(tmp / "site"), tmp)
+    full = build_zip(tmp / "dist", tmp / "stage")
+    bare = build_zip(tmp / "dist", tmp / "stage", "--bare")
+    return Blender(full, bare, isolated_site(tmp / "site"), tmp)
 
 
 @pytest.fixture(scope="session")
 def synth_track(tmp_path_factory) -> Path:
     """A 48-bar SynthHouse Bass House track (~90 s) with its truth file beside it."""
-    from mainstage.core.synth import render_track, write_track
+    from mainstage.training.synthhouse import render_track, write_track
 
     d = tmp_path_factory.mktemp("synth")
     path = d / "bass_house.wav"

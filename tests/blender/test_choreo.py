@@ -1,18 +1,16 @@
 """Choreography planning without Blender: blending, modes, intensity, envelopes, beat frames."""
 import copy
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from show_fixtures import synthetic_set  # noqa: E402
-
-from mainstage.blender_addon import choreo  # noqa: E402
-from mainstage.blender_addon import color as C  # noqa: E402
-from mainstage.core import presets as P  # noqa: E402
-from mainstage.core.genres import GENRES  # noqa: E402
+from mainstage.blender_addon.show import color as C
+from mainstage.blender_addon.show.envelopes import pulse_keys, span_keys
+from mainstage.blender_addon.show.grid import Grid
+from mainstage.blender_addon.show.plan import plan_show
+from mainstage.core import presets as P
+from mainstage.core.genres import GENRES
+from mainstage.training.synthhouse.timelines import synthetic_set
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +53,7 @@ def test_oklab_round_trip_and_perceptual_midpoint():
 
 def test_blend_weights_parameters_and_colours(doc, looks, mapping):
     d = _mixed(doc, "Progressive House", "Future House", 0.7)
-    plan = choreo.plan_show(d, mapping, looks, 24.0, 1)
+    plan = plan_show(d, mapping, looks, 24.0, 1)
     ch = plan.channels["world.strength"]
     # before any event (frame 1) the value is the 70/30 blend of the looks' strengths
     prog, fut = looks["progressive_house"]["world"], looks["future_house"]["world"]
@@ -65,29 +63,29 @@ def test_blend_weights_parameters_and_colours(doc, looks, mapping):
     labs = C.hex_to_oklab([prog["color"], fut["color"]])
     assert np.allclose(wc, C.blend_oklab(labs, np.array([0.7, 0.3])), atol=1e-6)
     # the genre mix moves the whole parameter set: all-progressive gives a different world
-    only = choreo.plan_show(_mixed(doc, "Progressive House", "Future House", 1.0), mapping, looks, 24.0, 1)
+    only = plan_show(_mixed(doc, "Progressive House", "Future House", 1.0), mapping, looks, 24.0, 1)
     assert np.isclose(only.channels["world.strength"].values[0], prog["strength"], rtol=1e-6)
 
 
 def test_intensity_scales_reactions(doc, looks, mapping):
     d = _mixed(doc, "Bigroom", "Deep House", 1.0)
-    full = choreo.plan_show(d, mapping, looks, 24.0, 1).channels["lasers.emission_strength"]
+    full = plan_show(d, mapping, looks, 24.0, 1).channels["lasers.emission_strength"]
     m0 = copy.deepcopy(mapping)
     m0["genres"]["Bigroom"]["intensity"] = 0.0
-    calm = choreo.plan_show(d, m0, looks, 24.0, 1).channels["lasers.emission_strength"]
+    calm = plan_show(d, m0, looks, 24.0, 1).channels["lasers.emission_strength"]
     base = looks["bigroom"]["materials"]["lasers"]["emission_strength"]
     assert full.values.max() > 2.5 * base
     assert np.allclose(calm.values, base)  # intensity 0: the look's base, no reactions
     m2 = copy.deepcopy(mapping)
     m2["genres"]["Bigroom"]["intensity"] = 2.0
-    hot = choreo.plan_show(d, m2, looks, 24.0, 1).channels["lasers.emission_strength"]
+    hot = plan_show(d, m2, looks, 24.0, 1).channels["lasers.emission_strength"]
     assert hot.values.max() > full.values.max() * 1.3
 
 
 def test_dominant_mode_switches_at_sections_with_crossfade(doc, looks, mapping):
     m = copy.deepcopy(mapping)
     m["mode"], m["crossfade_beats"] = "dominant", 8
-    plan = choreo.plan_show(doc, m, looks, 24.0, 1)
+    plan = plan_show(doc, m, looks, 24.0, 1)
     ids = plan.look_ids
     w = plan.bar_weights
     # each bar is one look, except the two bars after a change (8 beats of crossfade)
@@ -102,14 +100,14 @@ def test_dominant_mode_switches_at_sections_with_crossfade(doc, looks, mapping):
     mid = w[first_bar + 1]
     assert 0 < mid[ids.index("bass_house")] < 1 and 0 < mid[ids.index("progressive_house")] < 1
     # blend mode on the same timeline is the genre mix itself (here nearly one-hot per section)
-    blend = choreo.plan_show(doc, mapping, looks, 24.0, 1)
+    blend = plan_show(doc, mapping, looks, 24.0, 1)
     assert np.allclose(blend.bar_weights.sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("fps,start", [(24.0, 1), (25.0, 1), (30.0, 1), (60.0, 1), (30 / 1.001, 1), (24.0, 101)])
 def test_beat_keys_on_beat_frames_and_sparse(doc, looks, mapping, fps, start):
     d = _mixed(doc, "Progressive House", "Deep House", 1.0)  # screens pulse on every beat
-    plan = choreo.plan_show(d, mapping, looks, fps, start)
+    plan = plan_show(d, mapping, looks, fps, start)
     ch = plan.channels["screens.emission_strength"]
     beats = np.asarray(d["beats"])
     exact = start + beats * fps
@@ -124,17 +122,17 @@ def test_beat_keys_on_beat_frames_and_sparse(doc, looks, mapping, fps, start):
 
 def test_pulse_envelope_shape_and_retrigger():
     doc = synthetic_set()
-    grid = choreo.Grid(doc, 24.0, 1)
+    grid = Grid(doc, 24.0, 1)
     t = np.asarray(doc["beats"][:8])
     env = {"attack_beats": 0, "hold_beats": 0, "decay_beats": 2.0, "curve": "exponential"}  # longer than a beat
-    k = choreo.pulse_keys(grid, t, np.ones(len(t)), env)
+    k = pulse_keys(grid, t, np.ones(len(t)), env)
     f0 = grid.frame(t)
     assert np.all(np.diff(k.frames) > 0)
     assert np.allclose(k.evaluate(f0), 1.0)  # every beat restarts at the peak
     pre = k.evaluate(f0[1:] - 1)  # one frame before: the previous envelope's remainder
     assert np.all((pre > 0.3) & (pre < 1.0))
-    span = choreo.span_keys(grid, np.array([[10.0, 20.0]]), np.array([2.0]),
-                            {"attack_beats": 1, "hold_beats": 0, "decay_beats": 2, "curve": "linear"}, "ramp")
+    span = span_keys(grid, np.array([[10.0, 20.0]]), np.array([2.0]),
+                     {"attack_beats": 1, "hold_beats": 0, "decay_beats": 2, "curve": "linear"}, "ramp")
     v = span.evaluate(grid.frame(np.array([10.0, 15.0, 20.0])))
     assert v[0] == 0 and 0.8 < v[1] < 1.2 and v[2] == 2.0  # a ramp rises over the whole span
 
@@ -144,7 +142,7 @@ def test_plan_is_fast_for_an_hour(looks, mapping):
     doc = synthetic_set(repeat=19)  # ~63 minutes
     assert doc["track"]["duration_s"] > 3600
     t0 = time.perf_counter()
-    plan = choreo.plan_show(doc, mapping, looks, 30.0, 1)
+    plan = plan_show(doc, mapping, looks, 30.0, 1)
     dt = time.perf_counter() - t0
     assert plan.n_keys > 100_000
     print(f"planned {plan.n_keys} keys for {doc['track']['duration_s'] / 60:.0f} min in {dt:.2f} s")

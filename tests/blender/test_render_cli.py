@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from show_fixtures import synthetic_set  # noqa: E402
-from test_show import SR, click_track  # noqa: E402
+from mainstage.core.hashing import sha256_file
+from mainstage.core.timeline import save_timeline
+from mainstage.training.synthhouse.timelines import click_track, synthetic_set
 
-from mainstage.core.timeline import save_timeline, sha256_file  # noqa: E402
-
+SR = 22050
 pytestmark = [pytest.mark.blender, pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
 MAINSTAGE = str(Path(sys.executable).with_name("mainstage"))
 
@@ -25,7 +24,7 @@ def track(tmp_path_factory):
     d = tmp_path_factory.mktemp("render")
     doc = synthetic_set()
     audio = d / "set.wav"
-    sf.write(audio, click_track(doc), SR)
+    sf.write(audio, click_track(doc, SR), SR)
     doc["track"].update(file="set.wav", sha256=sha256_file(audio), sample_rate=SR)
     save_timeline(doc, d / "set.timeline.json")
     return d, doc
@@ -63,9 +62,24 @@ def test_cli_render_excerpt_and_errors(track):
     assert not (d / "bad.mp4").exists()
 
 
+def test_preview_command_writes_the_three_outputs(track):
+    """``mainstage preview`` (the demo's Blender half, found by the demo through the command registry)."""
+    d, _doc = track
+    out = d / "preview"
+    proc = subprocess.run([MAINSTAGE, "preview", str(d / "set.timeline.json"), "--audio", str(d / "set.wav"),
+                           "--out", str(out), "--seconds", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("preview.mp4", "contact_sheet.png", "genre_timeline.png"):
+        assert (out / name).stat().st_size > 1000 and f"wrote {out / name}" in proc.stdout, name
+    assert _streams(str(out / "preview.mp4"))["audio"]["codec_name"] == "aac"
+    bad = subprocess.run([MAINSTAGE, "preview", str(d / "set.timeline.json"), "--audio", str(d / "none.wav"),
+                          "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "none.wav" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_render_demo_outputs(track):
     d, doc = track
-    code = ("import json, sys; from mainstage.blender_addon.headless import render_demo; "
+    code = ("import json, sys; from mainstage.blender_addon.headless.renderer import render_demo; "
             f"print('RESULT', json.dumps(render_demo({str(d / 'set.timeline.json')!r}, {str(d / 'set.wav')!r}, "
             f"{str(d / 'demo')!r}, seconds=2.0, resolution=(160, 90))))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -80,7 +94,7 @@ def test_render_demo_outputs(track):
     drops = [x["start_s"] for x in doc["drops"]]
     assert b - a == pytest.approx(2.0, abs=0.01)
     # the preview window is chosen around the drop whose genre differs from the section before
-    from mainstage.blender_addon.headless import demo_window
+    from mainstage.blender_addon.headless.renderer import demo_window
     wa, wb = demo_window(doc, 24.0)
     assert any(wa < t < wb for t in drops)
     from mainstage.core.timeline import genre_at
@@ -89,7 +103,7 @@ def test_render_demo_outputs(track):
 
 BLEND_SETUP = r'''
 import sys, bpy, bmesh
-from mainstage.blender_addon import headless
+from mainstage.blender_addon.headless import renderer as headless
 scene = headless.new_scene(None)
 def coll(name):
     c = bpy.data.collections.new(name); scene.collection.children.link(c); return c

@@ -4,33 +4,18 @@ with audio in sync. One Blender process runs the scenario; this side measures.""
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from show_fixtures import synthetic_set  # noqa: E402
-
-from mainstage.core.timeline import save_timeline, sha256_file  # noqa: E402
+from mainstage.core.hashing import sha256_file
+from mainstage.core.timeline import save_timeline
+from mainstage.training.synthhouse.timelines import click_track, synthetic_set
 
 pytestmark = pytest.mark.blender
 SR = 22050
-
-
-def click_track(doc: dict) -> np.ndarray:
-    """Audio of the timeline: a decaying low thump on every beat (what the sync check listens to)."""
-    n = int(doc["track"]["duration_s"] * SR)
-    y = np.zeros(n, np.float32)
-    k = np.arange(1500)
-    thump = (0.6 * np.sin(2 * np.pi * 70 * k / SR) * np.exp(-k / 500)).astype(np.float32)
-    for b in doc["beats"]:
-        i = int(round(b * SR))
-        m = min(len(k), n - i)
-        y[i:i + m] += thump[:m]
-    return y
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +23,7 @@ def show_run(blender, tmp_path_factory):
     work = tmp_path_factory.mktemp("show")
     doc = synthetic_set()
     audio = work / "set.wav"
-    sf.write(audio, click_track(doc), SR)
+    sf.write(audio, click_track(doc, SR), SR)
     doc["track"].update(file="set.wav", sha256=sha256_file(audio), sample_rate=SR)
     tl = work / "set.timeline.json"
     save_timeline(doc, tl)

@@ -7,8 +7,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("librosa")
 
-from mainstage.core import features as F  # noqa: E402
-from mainstage.training import chroma, losses  # noqa: E402
+from mainstage.core.genre import features as F  # noqa: E402
+from mainstage.core.genre import chroma  # noqa: E402
+from mainstage.training.run import calibration, losses  # noqa: E402
+from mainstage.training.evaluation import metrics  # noqa: E402
 
 
 def test_chroma_channels_shape_range_and_alignment(make_track):
@@ -47,7 +49,7 @@ def test_soft_cross_entropy_is_kl_plus_entropy():
     t = torch.softmax(torch.randn(5, 8, generator=gen), dim=-1)
     ce = losses.soft_cross_entropy(logits, t)
     p = torch.softmax(logits, -1).numpy()
-    kl = losses.kl_divergence(t.numpy(), p).mean()
+    kl = metrics.kl_divergence(t.numpy(), p).mean()
     h = -(t.numpy() * np.log(t.numpy())).sum(axis=1).mean()
     assert abs(float(ce) - (kl + h)) < 1e-5
 
@@ -86,13 +88,13 @@ def test_hard_labels_sharpen_with_ties_to_the_later_genre():
 def test_metrics_use_sharpened_labels_and_report_top2_and_kl():
     truth = np.array([[0.6, 0.4, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0], [0, 0.5, 0.5, 0, 0, 0, 0, 0]])
     pred = np.array([[0.3, 0.6, 0.1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0], [0, 0.1, 0.9, 0, 0, 0, 0, 0]])
-    m = losses.genre_metrics(truth, pred)
+    m = metrics.genre_metrics(truth, pred)
     assert m["accuracy"] == pytest.approx(2 / 3)  # row 3's tie goes to genre 2, predicted right
     assert m["top2"] == 1.0
     assert m["top2_overlap"] == pytest.approx((1 + 1 + 1) / 3)
     assert m["kl"] > 0
     untied = truth[:2]
-    perfect = losses.genre_metrics(untied, untied)
+    perfect = metrics.genre_metrics(untied, untied)
     assert perfect["kl"] == pytest.approx(0.0, abs=1e-6) and perfect["f1_weighted"] == 1.0
 
 
@@ -102,4 +104,4 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_targets():
     z = logits / 2.5
     targets = np.exp(z - z.max(axis=1, keepdims=True))
     targets /= targets.sum(axis=1, keepdims=True)
-    assert losses.fit_temperature(logits, targets) == pytest.approx(2.5, rel=1e-3)
+    assert calibration.fit_temperature(logits, targets) == pytest.approx(2.5, rel=1e-3)

@@ -6,8 +6,8 @@ import soundfile as sf
 librosa = pytest.importorskip("librosa")
 torch = pytest.importorskip("torch")
 
-from mainstage.core import features as F  # noqa: E402
-from mainstage.training.features_torch import LogMel  # noqa: E402
+from mainstage.core.genre import features as F  # noqa: E402
+from mainstage.training.features.torch_mel import LogMel  # noqa: E402
 
 TOL = 1e-4
 
@@ -59,7 +59,7 @@ def test_numpy_and_torch_log_mel_match_librosa(source, real_loops, make_track):
         err_t = np.abs(ours_t - ref).max()
         assert err_np < TOL, f"{name}: numpy differs from librosa by {err_np:.3g}"
         assert err_t < TOL, f"{name}: torch differs from librosa by {err_t:.3g}"
-        assert 0.0 <= ours.min() and ours.max() <= 1.0 and ours.min() == 0.0
+        assert 0.0 <= ours.min() <= 1e-6 and ours.max() <= 1.0  # 0 at the loudest cell, up to float32 rounding
 
 
 def test_torch_batch_equals_single_clips(make_track):

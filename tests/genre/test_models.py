@@ -1,5 +1,4 @@
 """The paper's patch-sequence model (4 backbones) and the fast default model."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

@@ -14,12 +14,17 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from mainstage.core import cli  # noqa: E402
-from mainstage.core import genre_model as GM  # noqa: E402
+from mainstage.core import genre as GM
+from mainstage.core.genre import inference as GI
+from mainstage.core.hashing import sha256_file  # noqa: E402
 from mainstage.core.errors import InputFileError, MainstageError  # noqa: E402
 from mainstage.core.genres import GENRES  # noqa: E402
 from mainstage.core.timeline import new_timeline, validate_timeline  # noqa: E402
-from mainstage.training import data as D  # noqa: E402
-from mainstage.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from mainstage.training.run.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from mainstage.training.features.clip_cache import track_clips  # noqa: E402
+from mainstage.training.features.clips import sample_clips  # noqa: E402
+from mainstage.training.datasets.manifest import read_manifest  # noqa: E402
+from mainstage.training.datasets.splits import split_tracks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,7 @@ def trained(tmp_path_factory, make_dataset):
 # --- data -----------------------------------------------------------------------------
 
 def test_manifest_reading_accepts_techno_and_relative_paths(trained):
-    rows = D.read_manifest(trained["manifest"])
+    rows = read_manifest(trained["manifest"])
     assert len(rows) == 12
     assert all(r.path.is_file() and r.truth.is_file() for r in rows)
     tech = [r for r in rows if r.label[GENRES.index("Tech House")] == 1.0]
@@ -62,42 +67,42 @@ def test_bad_manifests_give_one_line_errors(tmp_path, content, problem):
     p = tmp_path / "m.csv"
     p.write_text(content)
     with pytest.raises(InputFileError) as err:
-        D.read_manifest(p)
+        read_manifest(p)
     assert problem in str(err.value) and str(p) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_split_is_by_track_and_keeps_given_splits(trained):
-    rows = D.read_manifest(trained["manifest"])
+    rows = read_manifest(trained["manifest"])
     rows[0].split = "test"
-    splits = D.split_tracks(rows, (0.5, 0.25, 0.25), seed=3)
+    splits = split_tracks(rows, (0.5, 0.25, 0.25), seed=3)
     all_idx = sum(splits.values(), [])
     assert sorted(all_idx) == list(range(len(rows)))  # every track in exactly one split
     assert 0 in splits["test"]
     for name in ("train", "val", "test"):  # stratified: each genre in each split
         assert {int(np.argmax(rows[i].label)) for i in splits[name]} == {0, 3, 5}
-    assert D.split_tracks(rows, (0.5, 0.25, 0.25), seed=3) == splits
+    assert split_tracks(rows, (0.5, 0.25, 0.25), seed=3) == splits
 
 
 def test_clips_are_four_bars_on_the_grid_inside_drops():
     rng = np.random.default_rng(0)
     downbeats = np.arange(40) * 1.875  # 128 BPM
-    clips = D.sample_clips([(15.0, 45.0)], 75.0, rng, per_drop=4, downbeats=downbeats)
+    clips = sample_clips([(15.0, 45.0)], 75.0, rng, per_drop=4, downbeats=downbeats)
     assert len(clips) == 4
     for s, e, in_drop in clips:
         assert in_drop and 15.0 - 1e-9 <= s and e <= 45.0 + 1e-9
         assert e - s == pytest.approx(7.5)
         assert np.min(np.abs(downbeats - s)) < 1e-9
-    no_grid = D.sample_clips([(15.0, 45.0)], 75.0, rng, per_drop=3)
+    no_grid = sample_clips([(15.0, 45.0)], 75.0, rng, per_drop=3)
     assert len(no_grid) == 3 and all(e - s == pytest.approx(7.5) for s, e, _ in no_grid)
-    extra = D.sample_clips([(15.0, 45.0)], 75.0, rng, per_drop=2, downbeats=downbeats, outside=3)
+    extra = sample_clips([(15.0, 45.0)], 75.0, rng, per_drop=2, downbeats=downbeats, outside=3)
     assert sum(not d for *_, d in extra) == 3
 
 
 def test_feature_cache_is_reused(trained, tmp_path):
-    rows = D.read_manifest(trained["manifest"])
-    f1, s1 = D.track_clips(rows[0], seed=0, drops="truth", cache_dir=tmp_path)
+    rows = read_manifest(trained["manifest"])
+    f1, s1 = track_clips(rows[0], seed=0, drops="truth", cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 1
-    f2, s2 = D.track_clips(rows[0], seed=0, drops="truth", cache_dir=tmp_path)
+    f2, s2 = track_clips(rows[0], seed=0, drops="truth", cache_dir=tmp_path)
     assert s1 == s2 and all(np.array_equal(a, b) for a, b in zip(f1, f2))
     assert f1[0].dtype == np.float16 and f1[0].shape[:2] == (1, 224)
 
@@ -130,7 +135,7 @@ def test_checkpoint_loads_with_weights_only(trained):
 
 
 def test_resume_continues_an_interrupted_run(trained, tmp_path, monkeypatch):
-    from mainstage.training import train as T
+    from mainstage.training.run import train as T
 
     out = tmp_path / "interrupted"
     args = ["train", "--data", str(trained["manifest"]), "--out", str(out), "--epochs", "3", "--width", "8",
@@ -173,14 +178,14 @@ def test_unsafe_or_foreign_checkpoints_are_refused(tmp_path):
 # --- export ------------------------------------------------------------------------------
 
 def test_export_matches_torch_and_writes_valid_metadata(trained):
-    from mainstage.training.checkpoint import model_from_checkpoint
+    from mainstage.training.run.checkpoint import model_from_checkpoint
     from mainstage.training.export import check_parity
 
     meta = json.loads(trained["onnx"].with_suffix(".json").read_text())
     GM.validate_metadata(meta)
     assert meta["export"]["parity_max_abs"] <= 1e-4
     assert meta["input"]["shape"][0] == "batch" and meta["input"]["shape"][3] == "frames"
-    assert meta["onnx_sha256"] == GM._sha256(trained["onnx"])
+    assert meta["onnx_sha256"] == sha256_file(trained["onnx"])
     assert meta["metrics"]["test"]["n"] > 0 and meta["training"]["data"]["train"]["tracks"] > 0
     # Independent parity check at other batch sizes and lengths.
     ckpt = load_checkpoint(trained["out"] / "best.pt")
@@ -348,7 +353,7 @@ def test_analyze_with_smoothing_and_without_grid(trained, make_track):
 
 def test_bundled_default_model_loads_and_is_small():
     path = GM.default_model_path()
-    assert path.is_file(), "core/models/default.onnx must be bundled"
+    assert path.is_file(), "core/genre/models/default.onnx must be bundled"
     assert path.stat().st_size < 20e6
     model = GM.GenreModel.load()
     meta = model.metadata
@@ -368,10 +373,10 @@ def test_file_analysis_streams_in_blocks_and_matches_in_memory(trained, make_tra
     sf.write(path, audio, 44100, subtype="PCM_16")
     decoded, _ = sf.read(path, dtype="float32")
     model = GM.GenreModel.load(trained["onnx"])
-    monkeypatch.setattr(GM, "BLOCK_SECONDS", 20.0)  # several feature blocks for a 58 s track
+    monkeypatch.setattr(GI, "BLOCK_SECONDS", 20.0)  # several feature blocks for a 58 s track
     reads = []
-    real_read = GM._StreamReader.read
-    monkeypatch.setattr(GM._StreamReader, "read", lambda self, a, b: (reads.append((a, b)), real_read(self, a, b))[1])
+    real_read = GI.StreamReader.read
+    monkeypatch.setattr(GI.StreamReader, "read", lambda self, a, b: (reads.append((a, b)), real_read(self, a, b))[1])
     streamed = GM.analyze_genres_file(path, downbeats=downbeats, model=model)
     in_memory = GM.analyze_genres(decoded, 44100, downbeats=downbeats, model=model)
     assert len(reads) >= 3 and all(b2 > b1 for (_, b1), (_, b2) in zip(reads, reads[1:]))

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from mainstage.core import presets as P
+from mainstage.core import schemas
 from mainstage.core.genres import GENRES, SLUGS
+from mainstage.core.timeline import SECTION_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOKS_DIR = ROOT / "presets" / "looks"
@@ -83,7 +85,7 @@ def test_validation_fills_rule_defaults(good):
         rule.pop(key)
     out = P.validate_preset(good, "x.json")
     assert out["rules"][0]["mode"] == "pulse" and out["rules"][0]["every"] == 1
-    assert out["rules"][0]["sections"] == list(P.SECTION_LABELS)
+    assert out["rules"][0]["sections"] == list(SECTION_LABELS)
     assert "mode" not in good["rules"][0]  # the input is not modified
 
 
@@ -193,3 +195,11 @@ def test_schema_vocabulary():
     assert P.field_range("preset", "material.roughness") == (0, 1)
     assert P.field_range("mapping", "slot.intensity") == (0, 2)
     assert P.hex_to_rgb(P.rgb_to_hex((0.2, 0.4, 1.0))) == pytest.approx((0.2, 0.4, 1.0), abs=1 / 255)
+
+
+def test_section_labels_are_one_vocabulary():
+    """Presets and timelines name sections with the timeline's labels."""
+    assert schemas.schema("preset")["$defs"]["section_label"]["enum"] == list(SECTION_LABELS)
+    timeline_sections = schemas.schema("timeline")["properties"]["sections"]["items"]
+    assert timeline_sections["properties"]["label"]["enum"] == list(SECTION_LABELS)
+

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import synth_measures as sm  # noqa: E402
 
 from mainstage.core.genres import GENRES  # noqa: E402
-from mainstage.core.synth import render_track  # noqa: E402
+from mainstage.training.synthhouse import render_track  # noqa: E402
 
 #: Short tracks for trait measurements: two 8-bar drops are plenty to measure a drop.
 TRAIT_STRUCTURE = "intro:4,build:2,drop:8,breakdown:2,build:2,drop:8,outro:2"

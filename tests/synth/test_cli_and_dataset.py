@@ -7,7 +7,7 @@ import soundfile as sf
 
 from mainstage.core.cli import main
 from mainstage.core.genres import GENRES
-from mainstage.core.synth.dataset import MANIFEST_HEADER, plan_items
+from mainstage.training.synthhouse.dataset import MANIFEST_HEADER, plan_items
 from mainstage.core.timeline import load_timeline
 
 TINY = "intro:1,drop:2,outro:1"
@@ -136,7 +136,7 @@ def test_dataset_split_is_by_track_stratified_and_seeded():
 
 
 def test_dataset_parallel_jobs_give_identical_files(tmp_path):
-    from mainstage.core.synth.dataset import build_dataset
+    from mainstage.training.synthhouse.dataset import build_dataset
 
     a = build_dataset(tmp_path / "a", 1, structure="drop:1", jobs=1, val_fraction=0, test_fraction=0)
     b = build_dataset(tmp_path / "b", 1, structure="drop:1", jobs=2, val_fraction=0, test_fraction=0)

@@ -4,7 +4,7 @@ import pytest
 import synth_measures as sm
 
 from mainstage.core.genres import GENRES
-from mainstage.core.synth import render_set, render_track
+from mainstage.training.synthhouse import render_set, render_track
 from mainstage.core.timeline import genre_at, validate_timeline
 
 TECH, PROG = GENRES.index("Tech House"), GENRES.index("Progressive House")
@@ -130,7 +130,7 @@ def test_set_kicks_stay_on_the_beat_after_tempo_steps(dj_set):
 
 
 def test_set_rejects_short_outros():
-    from mainstage.core.synth import SynthError
+    from mainstage.training.synthhouse import SynthError
 
     with pytest.raises(SynthError, match="at least 16 bars"):
         render_set(["Deep House", "Bigroom"], structure="intro:4,drop:8,outro:4")

@@ -7,9 +7,10 @@ import soundfile as sf
 
 from mainstage.core.errors import InputFileError, MainstageError
 from mainstage.core.genres import GENRES, GenreError
-from mainstage.core.synth import SynthError, render_track, write_track
-from mainstage.core.synth.plan import params_sha256
-from mainstage.core.timeline import load_timeline, sha256_file, validate_timeline
+from mainstage.training.synthhouse import SynthError, render_track, write_track
+from mainstage.training.synthhouse.plan import params_sha256
+from mainstage.core.hashing import sha256_file
+from mainstage.core.timeline import load_timeline, validate_timeline
 
 SHORT = "intro:2,build:2,drop:4,outro:2"
 

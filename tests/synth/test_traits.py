@@ -5,12 +5,11 @@ rhythm fragmentation, distortion, organicity (reverb), kick weight and pitch, sw
 Measurements come from the session fixture ``trait_tracks`` (every genre, two seeds).
 """
 import numpy as np
-import pytest
 from synth_measures import trait_values as tv
 
 from mainstage.core.genres import GENRES
-from mainstage.core.synth import plan_track
-from mainstage.core.synth.profiles import TRAITS
+from mainstage.training.synthhouse import plan_track
+from mainstage.training.synthhouse.profiles import TRAITS
 
 SILENT_DB = -120.0
 

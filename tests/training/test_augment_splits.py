@@ -1,4 +1,4 @@
-"""Augmentations (training/augment.py) and stored track-level splits (training/splits.py)."""
+"""Augmentations (training/augment.py), stored track-level splits (training/splits.py) and track batches."""
 from __future__ import annotations
 
 import json
@@ -9,12 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mainstage.core import features as F  # noqa: E402
+from mainstage.core.genre import features as F  # noqa: E402
 from mainstage.core.errors import InputFileError  # noqa: E402
-from mainstage.training import augment as A  # noqa: E402
-from mainstage.training import data as D  # noqa: E402
-from mainstage.training import splits as S  # noqa: E402
-from mainstage.training.distributed import bag_shard, shard_bounds  # noqa: E402
+from mainstage.training.features import augment as A  # noqa: E402
+from mainstage.training.datasets import splits as S  # noqa: E402
+from mainstage.training.run.batches import plan_track_batches  # noqa: E402
+from mainstage.training.features.clips import ClipSet  # noqa: E402
+from mainstage.training.run.distributed import bag_shard, shard_bounds  # noqa: E402
+from mainstage.training.datasets.manifest import TrackRow  # noqa: E402
+from mainstage.training.datasets.names import artist_from_filename  # noqa: E402
 
 
 def _db(seed=0, b=3, t=120):
@@ -61,8 +64,6 @@ def test_spec_augment_masks_with_silence_and_is_shardable():
     parts = [A.spec_augment(x[r.start:r.stop].clone(), np.random.default_rng(3), rows=r)
              for r in (range(0, 2), range(2, 4))]
     torch.testing.assert_close(torch.cat(parts), whole)
-    from mainstage.training import train as T
-    assert T.spec_augment is A.spec_augment  # still importable from the trainer
 
 
 def test_mixup_mixes_pairs_and_their_labels():
@@ -106,7 +107,7 @@ def _rows(n_per_genre=6, genres=(0, 3, 5), artists=None):
             label = np.zeros(8)
             label[g] = 1.0
             name = f"c79030f3-{artists[i % len(artists)]} - Track {g}-{i}.mp3" if artists else f"g{g}_{i}.wav"
-            rows.append(D.TrackRow(path=Path("/data") / name, label=label))
+            rows.append(TrackRow(path=Path("/data") / name, label=label))
     return rows
 
 
@@ -118,26 +119,25 @@ def test_split_is_stratified_seeded_and_keeps_fixed_rows():
     for name in ("train", "val", "test"):
         assert {int(np.argmax(rows[i].label)) for i in sp[name]} == {0, 3, 5}
     assert S.split_tracks(rows, (0.6, 0.2, 0.2), seed=1) == sp != S.split_tracks(rows, (0.6, 0.2, 0.2), seed=2)
-    assert D.split_tracks is S.split_tracks  # moved, still importable from data
 
 
 def test_artist_grouping_keeps_an_artist_in_one_split():
     artists = ["DJ Alpha", "Beta feat. Gamma", "Delta & Echo", "Foxtrot", "Golf", "Hotel"]
     rows = _rows(12, artists=artists)
-    assert S.artist_from_filename(rows[1].path.name) == "beta"
-    assert S.artist_from_filename("c79030f3-Delta & Echo - X.mp3") == "delta"
-    assert S.artist_from_filename("no separator.wav") is None
+    assert artist_from_filename(rows[1].path.name) == "beta"
+    assert artist_from_filename("c79030f3-Delta & Echo - X.mp3") == "delta"
+    assert artist_from_filename("no separator.wav") is None
     sp = S.split_tracks(rows, (0.6, 0.2, 0.2), seed=0, group_by_artist=True)
     where = {}
     for name, idx in sp.items():
         for i in idx:
-            where.setdefault(S.artist_from_filename(rows[i].path.name), set()).add(name)
+            where.setdefault(artist_from_filename(rows[i].path.name), set()).add(name)
     assert all(len(v) == 1 for v in where.values())
     assert sorted(sum(sp.values(), [])) == list(range(len(rows)))
     # a fixed row pulls its artist's other tracks into its split
     rows[0].split = "val"
     sp2 = S.split_tracks(rows, (0.6, 0.2, 0.2), seed=0, group_by_artist=True)
-    alpha = [i for i, r in enumerate(rows) if S.artist_from_filename(r.path.name) == "dj alpha"]
+    alpha = [i for i, r in enumerate(rows) if artist_from_filename(r.path.name) == "dj alpha"]
     assert set(alpha) <= set(sp2["val"])
 
 
@@ -149,7 +149,7 @@ def test_artist_grouping_reads_title_artist_collections():
         label = np.zeros(8)
         label[i % 3] = 1.0
         name = f"0a1b2c3d-Song {i} (Club Mix) - {artists[i % len(artists)]}.mp3"
-        rows.append(D.TrackRow(path=Path("/data") / name, label=label))
+        rows.append(TrackRow(path=Path("/data") / name, label=label))
     sp = S.split_tracks(rows, (0.5, 0.25, 0.25), seed=3, group_by_artist=True)
     where = {}
     for name, idx in sp.items():
@@ -165,7 +165,7 @@ def test_splits_are_stored_reused_and_remade_when_the_manifest_changes(tmp_path)
     doc = json.loads(path.read_text())
     entry = doc["splits"][S.split_key((0.6, 0.2, 0.2), 0, False)]
     assert entry["indices"] == sp and entry["manifest_sha256"] == S.manifest_rows_hash(rows)
-    # A stored split wins over recomputation (e.g. one made by an older version).
+    # A stored split wins over recomputation (its indices are used as stored).
     entry["indices"]["train"], entry["indices"]["val"] = sp["val"], sp["train"]
     path.write_text(json.dumps(doc))
     swapped = S.load_or_make_splits(rows, path, (0.6, 0.2, 0.2), seed=0)
@@ -186,7 +186,7 @@ def test_splits_are_stored_reused_and_remade_when_the_manifest_changes(tmp_path)
 
 def test_track_batches_cover_every_clip_once_in_single_track_bags():
     """The track-level loss's batches: bags hold one track's drop (or non-drop) clips only."""
-    clips = D.ClipSet()
+    clips = ClipSet()
     rng = np.random.default_rng(0)
     for t in range(7):
         for k in range(int(rng.integers(1, 12))):
@@ -195,7 +195,7 @@ def test_track_batches_cover_every_clip_once_in_single_track_bags():
             clips.track.append(t)
             clips.spans.append((k, k + 1))
             clips.in_drop.append(bool(k % 3))
-    plan = D.plan_track_batches(clips, batch_size=8, bag_size=3, rng=np.random.default_rng(5))
+    plan = plan_track_batches(clips, batch_size=8, bag_size=3, rng=np.random.default_rng(5))
     idx = np.concatenate([i for i, _ in plan])
     assert sorted(idx.tolist()) == list(range(len(clips)))
     tracks, drops = np.asarray(clips.track), np.asarray(clips.in_drop)
@@ -206,5 +206,5 @@ def test_track_batches_cover_every_clip_once_in_single_track_bags():
             members = i[bag == b]
             assert 1 <= members.size <= 3
             assert len(set(tracks[members])) == 1 and len(set(drops[members])) == 1
-    again = D.plan_track_batches(clips, batch_size=8, bag_size=3, rng=np.random.default_rng(5))
+    again = plan_track_batches(clips, batch_size=8, bag_size=3, rng=np.random.default_rng(5))
     assert all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(plan, again))

@@ -26,7 +26,8 @@ if not torch.distributed.is_available():  # pragma: no cover
 
 RUNNER = textwrap.dedent("""
     import json, sys
-    from mainstage.training.train import TrainConfig, train
+    from mainstage.training.run.config import TrainConfig
+    from mainstage.training.run.train import train
     train(TrainConfig(**json.loads(sys.argv[1])), log=lambda *a: None)
 """)
 
@@ -35,8 +36,8 @@ RUNNER = textwrap.dedent("""
 GRADCHECK_THEN_TRAIN = textwrap.dedent("""
     import copy, json, sys
     import torch, torch.distributed as dist
-    from mainstage.training import distributed as DM
-    from mainstage.training.losses import soft_cross_entropy
+    from mainstage.training.run import distributed as DM
+    from mainstage.training.run.losses import soft_cross_entropy
     from mainstage.training.models import build_model
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
@@ -60,7 +61,8 @@ GRADCHECK_THEN_TRAIN = textwrap.dedent("""
     if rank == 0:
         with open(sys.argv[2], "w") as fh:
             json.dump({"grads": out, "buffers": buf, "rows": [rows.start, rows.stop]}, fh)
-    from mainstage.training.train import TrainConfig, train
+    from mainstage.training.run.config import TrainConfig
+    from mainstage.training.run.train import train
     train(TrainConfig(**json.loads(sys.argv[1])), log=lambda *a: None)
 """)
 
@@ -122,7 +124,7 @@ def test_distributed_training_matches_one_process(ddp_runs):
     a = torch.load(one / "last.pt", weights_only=True)
     b = torch.load(two / "last.pt", weights_only=True)
     assert b["world_size"] == 2 and set(a["state_dict"]) == set(b["state_dict"])  # plain BatchNorm keys
-    from mainstage.training.checkpoint import model_from_checkpoint
+    from mainstage.training.run.checkpoint import model_from_checkpoint
 
     names = [n for n, _ in model_from_checkpoint(a).named_parameters()]
     state = a["optimizer"]["state"]

@@ -20,7 +20,7 @@ pytest.importorskip("matplotlib")
 
 from mainstage.core import cli  # noqa: E402
 from mainstage.core.genres import GENRES  # noqa: E402
-from mainstage.training import embed as E  # noqa: E402
+from mainstage.training.evaluation import embed as E  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from toy_audio import SR, toy_track  # noqa: E402
@@ -97,7 +97,7 @@ def test_embed_plot_and_npz_all_methods(trained, tmp_path, capsys):
         emb_all = z["embeddings"]
 
     # The embedding is exactly the final layer's input: the head applied to it gives the logits.
-    from mainstage.training.checkpoint import load_checkpoint, model_from_checkpoint
+    from mainstage.training.run.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(trained["ckpt"])
     model = model_from_checkpoint(ckpt)

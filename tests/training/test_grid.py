@@ -18,7 +18,8 @@ import soundfile as sf
 
 from mainstage.core import cli
 from mainstage.core.genres import GENRES
-from mainstage.training import grid as G
+from mainstage.training.grid import run as G
+from mainstage.training.grid import cells as GO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from toy_audio import SR, toy_track  # noqa: E402
@@ -156,16 +157,16 @@ def test_failing_cell_does_not_stop_the_grid(toy_manifest, tmp_path, capsys):
 
 
 def test_option_parsing():
-    assert G.parse_models("paper,default") == ["vit_b_16", "vgg11_bn", "densenet201", "resnet152", "default"]
-    assert G.parse_per_model("resnet18:2,default:14", "epochs") == {"resnet18": 2, "default": 14}
-    assert G.parse_per_model("3", "epochs") == 3
-    assert G.parse_chroma("yes,no") == [True, False]
-    assert G.parse_tracks_per_genre("train=8,val=3") == {"train": 8, "val": 3}
-    for bad in (lambda: G.parse_models("resnet9"), lambda: G.parse_labels("fuzzy"),
-                lambda: G.parse_per_model("resnet18:x", "epochs"), lambda: G.parse_tracks_per_genre("dev=3")):
-        with pytest.raises(G.GridError):
+    assert GO.parse_models("paper,default") == ["vit_b_16", "vgg11_bn", "densenet201", "resnet152", "default"]
+    assert GO.parse_per_model("resnet18:2,default:14", "epochs") == {"resnet18": 2, "default": 14}
+    assert GO.parse_per_model("3", "epochs") == 3
+    assert GO.parse_chroma("yes,no") == [True, False]
+    assert GO.parse_tracks_per_genre("train=8,val=3") == {"train": 8, "val": 3}
+    for bad in (lambda: GO.parse_models("resnet9"), lambda: GO.parse_labels("fuzzy"),
+                lambda: GO.parse_per_model("resnet18:x", "epochs"), lambda: GO.parse_tracks_per_genre("dev=3")):
+        with pytest.raises(GO.GridError):
             bad()
-    cells = G.cells_for(["resnet18"], ["hard", "soft"], [False, True])
+    cells = GO.cells_for(["resnet18"], ["hard", "soft"], [False, True])
     assert [c.name for c in cells] == ["resnet18-hard-chroma", "resnet18-soft-chroma", "resnet18-hard-nochroma",
                                        "resnet18-soft-nochroma"]
 
@@ -210,7 +211,7 @@ def test_checkpoint_backbone_option_matches_plain_training_step():
 
 def test_train_cli_accepts_every_architecture():
     """`mainstage train --model` offers exactly the architectures the model builder knows."""
-    from mainstage.training.commands.train import MODELS
+    from mainstage.training.run.config import MODELS
     from mainstage.training.models import ARCHITECTURES
 
     assert set(MODELS) == set(ARCHITECTURES)
@@ -220,11 +221,8 @@ def test_grid_takes_a_label_studio_export_with_its_audio_folder(tmp_path, capsys
     """`--data EXPORT.json` needs `--audio-dir`; an export that matches no audio stops with one line."""
     from mainstage.core.cli import main
 
-    import os
-
-    ref = Path(os.environ.get("MAINSTAGE_REFERENCE_DATA",
-                              Path(__file__).resolve().parents[3] / "shared" / "reference-data"))
-    export = str(ref / "label-studio-project-4-100-clean.json")  # the paper's export, beside the checkout
+    ref = Path(__file__).resolve().parents[1] / "data" / "reference"
+    export = str(ref / "label-studio-project-4-100-clean.json")  # the paper's real export
     assert main(["grid", "--data", export, "--out", str(tmp_path / "g")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--audio-dir" in err[0]

@@ -1,6 +1,6 @@
 """Label Studio import (``mainstage dataset import-labelstudio``) and ``mainstage dataset check``.
 
-Runs on the paper's real Label Studio exports (``/work/shared/reference-data``), with
+Runs on the paper's real Label Studio exports (``tests/data/reference/``, BSD-3-Clause), with
 real, decodable placeholder audio (short OGG Vorbis / FLAC tones) written under the
 tasks' names for a subset of the tasks, plus an edge-case export derived from the
 real one (cancelled, missing, doubled, repeated and invalid annotations, duplicates).
@@ -22,17 +22,16 @@ import soundfile as sf
 from mainstage.core import cli
 from mainstage.core.errors import InputFileError
 from mainstage.core.genres import GENRES
-from mainstage.training import labelstudio as LS
-from mainstage.training.data import read_manifest
+from mainstage.training.datasets import labelstudio as LS
+from mainstage.training.datasets.labelstudio_export import read_export, task_file_name
+from mainstage.training.datasets.labelstudio_labels import task_label
+from mainstage.training.datasets.manifest import read_manifest
+from mainstage.training.datasets.names import artist_from_filename, name_order
 
-REF = Path(os.environ.get("MAINSTAGE_REFERENCE_DATA",
-                         Path(__file__).resolve().parents[3] / "shared" / "reference-data"))
+REF = Path(__file__).resolve().parents[1] / "data" / "reference"
 PARTITION = REF / "label-studio-partition-1-5.json"
 PROJECT4 = REF / "label-studio-project-4-100-clean.json"
 SR = 22050
-
-pytestmark = pytest.mark.skipif(not PARTITION.is_file() or not PROJECT4.is_file(),
-                                reason=f"the paper's Label Studio exports are not in {REF}")
 
 
 def tone(path: Path, freq: float = 440.0, seconds: float = 0.25) -> Path:
@@ -121,14 +120,14 @@ def imported(library, tmp_path_factory) -> dict:
 # --- the real exports --------------------------------------------------------------------------------
 
 def test_real_exports_read_as_label_studio_tasks():
-    part, proj = LS.read_export(PARTITION), LS.read_export(PROJECT4)
+    part, proj = read_export(PARTITION), read_export(PROJECT4)
     assert (len(part), len(proj)) == (355, 100)
-    labels = [LS.task_label(t) for t in part + proj]
+    labels = [task_label(t) for t in part + proj]
     assert all(t.label is not None and t.used == 1 and t.cancelled == 0 for t in labels)
     np.testing.assert_allclose([t.label.sum() for t in labels], 1.0)
     # "Techno" is Tech House: the paper's exports have tracks labelled with it.
     assert sum(t.label[GENRES.index("Tech House")] > 0 for t in labels) > 10
-    uploaded, name = LS.task_file_name(part[0])
+    uploaded, name = task_file_name(part[0])
     assert uploaded == "c79030f3-Agents_Of_Time_-_The_Mirage.ogg" and name == "Agents_Of_Time_-_The_Mirage.ogg"
 
 
@@ -389,7 +388,6 @@ def test_check_rejects_bad_manifest(tmp_path, capsys):
 
 
 def test_prepare_runs_on_the_imported_manifest(imported, tmp_path, capsys):
-    pytest.importorskip("mainstage.training.prepare")
     cache = tmp_path / "cache"
     rc, out, err = run_cli(capsys, "dataset", "prepare", str(imported["manifest"]), "--cache-dir", str(cache), "-q")
     assert rc == 0, err
@@ -424,23 +422,23 @@ def test_prepare_rejects_bad_jobs(imported, tmp_path, capsys):
     ("Dash-in-title.mp3", None),
 ])
 def test_artist_from_filename(name, artist):
-    assert LS.artist_from_filename(name) == artist
+    assert artist_from_filename(name) == artist
 
 
 def test_name_order_of_the_real_exports():
-    part = [LS.task_file_name(t)[0] for t in LS.read_export(PARTITION)]
-    proj = [LS.task_file_name(t)[0] for t in LS.read_export(PROJECT4)]
-    assert LS.name_order(part) == "artist-title"
-    assert LS.name_order(proj) == "title-artist"  # project 4 names its files "Title - Artists"
-    assert LS.artist_from_filename(proj[0], LS.name_order(proj)) == "no signe"
-    assert LS.artist_from_filename("Around_You_-_Bougenvilla___East_Dawn.ogg", "title-artist") == "bougenvilla"
+    part = [task_file_name(t)[0] for t in read_export(PARTITION)]
+    proj = [task_file_name(t)[0] for t in read_export(PROJECT4)]
+    assert name_order(part) == "artist-title"
+    assert name_order(proj) == "title-artist"  # project 4 names its files "Title - Artists"
+    assert artist_from_filename(proj[0], name_order(proj)) == "no signe"
+    assert artist_from_filename("Around_You_-_Bougenvilla___East_Dawn.ogg", "title-artist") == "bougenvilla"
     with pytest.raises(ValueError):
-        LS.artist_from_filename("A - B.ogg", "sideways")
+        artist_from_filename("A - B.ogg", "sideways")
 
 
 def test_read_export_errors_are_input_file_errors(tmp_path):
     p = tmp_path / "e.json"
     p.write_text("{}")
     with pytest.raises(InputFileError) as err:
-        LS.read_export(p)
+        read_export(p)
     assert str(err.value).startswith(f"{p}: not a Label Studio JSON export") and "\n" not in str(err.value)

@@ -1,4 +1,4 @@
-"""The prepared feature cache (training/prepare.py) and clips cut from it (training/data.py)."""
+"""The prepared feature cache (training/prepare.py) and clips cut from it (training/prepared_clips.py)."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mainstage.core import features as F
-from mainstage.training import data as D
-from mainstage.training.prepare import open_entry, prepare_dataset, prepare_rows
+from mainstage.core.genre import features as F
+from mainstage.training.features.clip_cache import track_clips
+from mainstage.training.features.clips import clip_frames
+from mainstage.training.datasets.manifest import read_manifest
+from mainstage.training.features.prepare import prepare_dataset, prepare_rows
+from mainstage.training.features.prepared_clips import prepared_clip_spans, prepared_clipset
+from mainstage.training.features.prepared_track import open_entry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from toy_audio import genre_helpers as _genre_helpers  # noqa: E402
@@ -39,7 +43,7 @@ def test_prepare_caches_by_content_and_reports_failures(prep_dataset, tmp_path):
     hashes = json.loads((cache / "hashes.json").read_text())
     assert len(hashes) == 16  # audio + truth files of both copies, by (path, size, mtime)
     # Editing a file makes a new entry; a missing file is reported, not raised.
-    rows = D.read_manifest(copy / "manifest.csv")
+    rows = read_manifest(copy / "manifest.csv")
     with open(rows[0].path, "r+b") as fh:
         fh.seek(-4, os.SEEK_END)
         fh.write(b"\x00\x00\x80\x3f")
@@ -53,7 +57,7 @@ def test_prepare_caches_by_content_and_reports_failures(prep_dataset, tmp_path):
 def test_broken_audio_is_a_collected_failure(prep_dataset, tmp_path):
     root = tmp_path / "broken"
     shutil.copytree(prep_dataset.parent, root)
-    rows = D.read_manifest(root / "manifest.csv")
+    rows = read_manifest(root / "manifest.csv")
     rows[2].path.write_bytes(b"not audio at all")
     res = prepare_dataset(str(root / "manifest.csv"), cache_dir=str(tmp_path / "c"), drops="truth", jobs=2,
                           progress=False)
@@ -61,21 +65,21 @@ def test_broken_audio_is_a_collected_failure(prep_dataset, tmp_path):
 
 
 def test_cached_features_match_the_runtime_path(prep_dataset, tmp_path):
-    rows = D.read_manifest(prep_dataset)
+    rows = read_manifest(prep_dataset)
     res = prepare_rows(rows, cache_dir=tmp_path, drops="truth", progress=False)
     track = res["tracks"][0]
     assert track.mel.dtype == np.float16 and track.mel.shape[0] == 224 and track.whole
     assert len(track.drops) == 1 and track.downbeats is not None
-    # "Cut once" clips: the same spans as the legacy per-clip cache, features within fp16 rounding.
-    feats, spans = D.track_clips(rows[0], seed=3, drops="truth")
-    cs = D.prepared_clipset(rows, res["tracks"], [0], seed=3)
+    # "Cut once" clips: the same spans as the per-clip cache of evaluation, features within fp16 rounding.
+    feats, spans = track_clips(rows[0], seed=3, drops="truth")
+    cs = prepared_clipset(rows, res["tracks"], [0], seed=3)
     assert [(s, e, d) for (s, e), d in zip(cs.spans, cs.in_drop)] == spans
     for a, b in zip(feats, cs.features):
         assert a.shape == b.shape and b.dtype == np.float16
         np.testing.assert_allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-3)
     # Clips re-sampled per epoch: deterministic per (seed, epoch, track), different between epochs.
     def spans(epoch):
-        return D.prepared_clipset(rows, res["tracks"], range(4), seed=3, epoch=epoch, per_drop=2).spans
+        return prepared_clipset(rows, res["tracks"], range(4), seed=3, epoch=epoch, per_drop=2).spans
 
     e1 = spans(1)
     assert e1 == spans(1) and e1 != spans(2)
@@ -87,10 +91,10 @@ def test_cached_features_match_the_runtime_path(prep_dataset, tmp_path):
 
 
 def test_long_tracks_keep_drops_and_margins_only(prep_dataset, tmp_path, monkeypatch):
-    from mainstage.training import prepare as P
+    from mainstage.training.features import prepare as P
 
     monkeypatch.setattr(P, "WHOLE_TRACK_MAX_S", 10.0)
-    rows = D.read_manifest(prep_dataset)
+    rows = read_manifest(prep_dataset)
     res = prepare_rows(rows[:1], cache_dir=tmp_path, drops="truth", progress=False)
     t = res["tracks"][0]
     fps = F.SAMPLE_RATE / F.HOP_LENGTH
@@ -98,16 +102,16 @@ def test_long_tracks_keep_drops_and_margins_only(prep_dataset, tmp_path, monkeyp
     a, b = t.meta["segments"][0]
     assert a == int(np.floor((t.drops[0][0] - P.MARGIN_S) * fps)) and t.mel.shape[1] == b - a
     whole = prepare_rows(rows[:1], cache_dir=tmp_path / "w", drops="truth", progress=False)["tracks"][0]
-    first, n = D.clip_frames(t.drops[0][0] + 1.0, t.drops[0][0] + 8.0)
+    first, n = clip_frames(t.drops[0][0] + 1.0, t.drops[0][0] + 8.0)
     np.testing.assert_array_equal(t.clip_features(first, n), whole.clip_features(first, n))
     assert t.covers(first, n) and not t.covers(0, n)
     # Outside clips are drawn only where frames are stored.
-    spans = D.prepared_clip_spans(rows[0], t, seed=0, per_drop=2, outside=4)
-    assert all(t.covers(*D.clip_frames(s, e)) for s, e, _ in spans)
+    spans = prepared_clip_spans(rows[0], t, seed=0, per_drop=2, outside=4)
+    assert all(t.covers(*clip_frames(s, e)) for s, e, _ in spans)
 
 
 def test_incomplete_entries_are_recomputed(prep_dataset, tmp_path):
-    rows = D.read_manifest(prep_dataset)
+    rows = read_manifest(prep_dataset)
     res = prepare_rows(rows[:1], cache_dir=tmp_path, drops="truth", progress=False)
     key = res["tracks"][0].key
     (tmp_path / "tracks" / f"{key}.json").unlink()  # as if killed before the entry was complete
@@ -118,11 +122,11 @@ def test_incomplete_entries_are_recomputed(prep_dataset, tmp_path):
 
 def test_mel_only_runs_reuse_chroma_entries(prep_dataset, tmp_path):
     pytest.importorskip("librosa")
-    rows = D.read_manifest(prep_dataset)[:1]
+    rows = read_manifest(prep_dataset)[:1]
     with_chroma = prepare_rows(rows, cache_dir=tmp_path, drops="truth", chroma=True, progress=False)
     t = with_chroma["tracks"][0]
     assert with_chroma["computed"] == 1 and t.chroma.shape == (2, 224, t.mel.shape[1])
-    first, n = D.clip_frames(t.drops[0][0], t.drops[0][0] + 7.0)
+    first, n = clip_frames(t.drops[0][0], t.drops[0][0] + 7.0)
     assert t.clip_features(first, n).shape == (3, 224, n)
     mel_only = prepare_rows(rows, cache_dir=tmp_path, drops="truth", chroma=False, progress=False)
     assert mel_only["cached"] == 1 and mel_only["computed"] == 0

@@ -86,7 +86,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 def test_resume_values(tmp_path):
     from mainstage.core.errors import InputFileError
-    from mainstage.training.checkpoint import resolve_resume
+    from mainstage.training.run.checkpoint import resolve_resume
 
     assert resolve_resume(None, tmp_path) is None
     assert resolve_resume("auto", tmp_path) is None  # nothing to resume: start afresh
@@ -100,14 +100,15 @@ def test_resume_values(tmp_path):
 
 
 def test_early_stopping_and_metrics_logs(tmp_path, monkeypatch):
-    from mainstage.training import train as T
+    from mainstage.training.run import train as T
+    from mainstage.training.run.config import TrainConfig
 
     manifest = _genre_helpers().write_dataset(tmp_path / "data", genres=(0, 3), per_genre=3, bars=16)
     scores = iter([1.0, 0.5, 0.7, 0.6, 0.4, 0.3])
     monkeypatch.setattr(T.Trainer, "score", lambda self, val: next(scores))
-    cfg = T.TrainConfig(data=str(manifest), out=str(tmp_path / "run"), epochs=6, batch_size=4, drops="truth",
-                        threads=1, progress=False, model_kwargs={"width": 4}, patience=2, schedule="cosine",
-                        warmup_steps=2)
+    cfg = TrainConfig(data=str(manifest), out=str(tmp_path / "run"), epochs=6, batch_size=4, drops="truth",
+                      threads=1, progress=False, model_kwargs={"width": 4}, patience=2, schedule="cosine",
+                      warmup_steps=2)
     lines = []
     res = T.train(cfg, log=lines.append)
     # best at epoch 2 (0.5), then 0.7 and 0.6 are worse: stop after epoch 4

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..run.config import DROP_SOURCES
+
 HELP = "training data: import Label Studio exports, check a manifest, precompute features"
 DESCRIPTION = (
     "Training data tools. 'import-labelstudio' turns Label Studio JSON exports plus a folder of audio "
@@ -47,14 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="feature cache folder (default: .mainstage-cache next to the manifest, "
                            "the folder training uses by default)")
     prep.add_argument("--chroma", action="store_true", help="also the CQT/VQT chroma channels")
-    prep.add_argument("--drops", default="auto", choices=("auto", "detect", "truth"),
+    prep.add_argument("--drops", default="auto", choices=DROP_SOURCES,
                       help="drop sections from the detector or the manifest's truth files (default: auto)")
     prep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes (default: 1)")
     prep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from ..labelstudio import import_labelstudio, summary_lines
+    from ..datasets.labelstudio import import_labelstudio, summary_lines
 
     rep = import_labelstudio(args.exports, args.audio_dir, args.output, report=args.report)
     if not args.quiet:
@@ -68,7 +70,7 @@ def _run_import(args: argparse.Namespace) -> int:
 def _run_check(args: argparse.Namespace) -> int:
     from ...core.atomic import write_json_atomic
     from ...core.errors import MainstageError
-    from ..labelstudio import check_manifest
+    from ..datasets.manifest_check import check_manifest
 
     res = check_manifest(args.manifest, probe=args.probe)
     if args.report:
@@ -102,30 +104,15 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise MainstageError(f"--jobs must be at least 1, got {args.jobs}")
-    try:
-        from ..prepare import prepare_dataset
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.endswith("training.prepare"):
-            raise MainstageError("'dataset prepare' is not available in this installation "
-                                 "(mainstage.training.prepare is missing)") from None
-        raise
+    from ..features.prepare import prepare_dataset
+
     res = prepare_dataset(args.manifest, cache_dir=args.cache_dir, chroma=args.chroma, drops=args.drops,
                           jobs=args.jobs, progress=not args.quiet)
-
-    def n(key):
-        v = res.get(key)
-        return len(v) if isinstance(v, (list, tuple, dict)) else (v or 0)
-
-    secs = res.get("seconds")
-    print(f"{args.manifest}: {n('tracks')} tracks: {n('computed')} computed, {n('cached')} already cached, "
-          f"{n('failed')} failed" + (f" ({float(secs):.1f} s)" if secs is not None else ""))
-    failed = res.get("failed") or []
+    failed = res["failed"]
+    print(f"{args.manifest}: {res['tracks']} tracks: {res['computed']} computed, {res['cached']} already cached, "
+          f"{len(failed)} failed ({res['seconds']:.1f} s)")
     if failed:
-        first = failed[0]
-        detail = first if isinstance(first, str) else (
-            ": ".join(str(first.get(k)) for k in ("path", "error") if first.get(k)) if isinstance(first, dict)
-            else str(first))
-        raise MainstageError(f"{args.manifest}: {n('failed')} tracks failed (first: {detail})")
+        raise MainstageError(f"{args.manifest}: {len(failed)} tracks failed (first: {failed[0]})")
     return 0
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..run.config import DROP_SOURCES
+
 HELP = "plot a genre model's clip embeddings in 2-D (PCA, t-SNE, UMAP), coloured by genre"
 DESCRIPTION = (
     "Cut clips from the drops of a manifest's tracks (by default the test split of the checkpoint's training "
@@ -24,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated projections: pca, tsne, umap (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of t-SNE and UMAP (default: 0)")
     p.add_argument("--clips-per-drop", type=int, default=4, metavar="N", help="clips per drop section (default: 4)")
-    p.add_argument("--drops", choices=("auto", "detect", "truth"),
+    p.add_argument("--drops", choices=DROP_SOURCES,
                    help="drop sections from the detector or the manifest's truth files (default: the training "
                         "run's setting)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise MainstageError("give --plot OUT.png and/or --save-npz FILE.npz")
     if args.dpi < 10 or args.dpi > 1000:
         raise MainstageError(f"--dpi must be between 10 and 1000, got {args.dpi}")
-    from ..embed import embed, parse_methods
+    from ..evaluation.embed import embed
+    from ..evaluation.projections import parse_methods
 
     methods = parse_methods(args.methods)  # before loading torch: a typo fails fast
     import torch

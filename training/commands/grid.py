@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..run.config_cli import add_config_options, config_values
+
 HELP = "train the paper's grid of models x hard/soft labels x with/without chroma and write Table 2"
 DESCRIPTION = (
     "Train one model per grid cell (MODEL-LABELS-CHROMA) into OUT/<cell>/ with `mainstage train`'s "
@@ -12,6 +14,10 @@ DESCRIPTION = (
     "interrupted ones resume from last.pt. A failing cell is reported and the others still run; "
     "the exit code is 1 if any cell failed. Needs the training extras (torch, librosa)."
 )
+
+#: TrainConfig fields given to every cell, as `mainstage train` options.
+CELL_OPTIONS = ("clips_per_drop", "clips_outside_drops", "drops", "select", "track_loss", "class_weights",
+                "calibrate", "augment", "cache_dir", "device", "amp", "threads")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: 5 for patch models, 14 for default)")
     p.add_argument("--batch-size", metavar="N|MODEL:N,...", help="clips per batch (default: 4 / 32)")
     p.add_argument("--lr", metavar="LR|MODEL:LR,...", help="learning rate (default: 1e-4 Adam / 3e-3 AdamW)")
-    p.add_argument("--seed", type=int, default=0, help="seed of split, clip sampling and init (default: 0)")
+    add_config_options(p, ["seed"])
     p.add_argument("--jobs", type=int, default=1,
                    help="cells trained at once in worker processes (default: 1, in this process)")
     p.add_argument("--devices", metavar="LIST",
@@ -41,32 +47,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="use at most N tracks per dominant genre of a split, e.g. train=8,val=3 "
                         "(CPU-sized runs; the subset manifest is written to OUT/manifest.csv)")
     g = p.add_argument_group("training options passed to every cell (see `mainstage train --help`)")
-    g.add_argument("--clips-per-drop", type=int, default=4, help="random clips per drop section (default: 4)")
-    g.add_argument("--clips-outside-drops", type=int, default=0,
-                   help="extra clips per track outside drops (default: 0)")
-    g.add_argument("--drops", default="auto", choices=("auto", "detect", "truth"), help="drop source (default: auto)")
-    g.add_argument("--select", default="loss", choices=("loss", "track", "f1"),
-                   help="validation criterion for the best checkpoint (default: loss)")
-    g.add_argument("--track-loss", type=float, default=0.0, metavar="W",
-                   help="weight of the track-level loss (default 0)")
-    g.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
-    g.add_argument("--no-calibrate", action="store_true", help="skip the validation temperature fit")
-    g.add_argument("--no-augment", action="store_true", help="disable SpecAugment masks (default model)")
+    add_config_options(g, CELL_OPTIONS)
     g.add_argument("--width", type=int, help="default model: channels of the first stage")
     g.add_argument("--weights-dir", metavar="DIR", help="local ImageNet weights, DIR/<backbone>.pth")
     g.add_argument("--checkpoint-backbone", type=int, default=0, metavar="N",
                    help="patch models: activation checkpointing over chunks of N patches (saves memory)")
-    g.add_argument("--cache-dir", metavar="DIR",
-                   help="prepared-feature cache shared by the cells (default: the manifest's .mainstage-cache)")
-    g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
-    g.add_argument("--amp", action="store_true", help="mixed precision (float16 on CUDA, bfloat16 on CPU)")
-    g.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_config_options(p, ["progress"])
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..grid import (parse_chroma, parse_labels, parse_models, parse_per_model, parse_tracks_per_genre,
-                        run_grid)
+    from ..grid.run import run_grid
+    from ..grid.cells import parse_chroma, parse_labels, parse_models, parse_per_model, parse_tracks_per_genre
 
     data = args.data
     if data.lower().endswith(".json"):
@@ -74,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from ...core.errors import MainstageError
-        from ..labelstudio import import_labelstudio, summary_lines
+        from ..datasets.labelstudio import import_labelstudio, summary_lines
 
         if not args.audio_dir:
             raise MainstageError(f"{data}: a Label Studio export needs --audio-dir (the folder of its audio)")
@@ -97,15 +88,11 @@ def run(args: argparse.Namespace) -> int:
         "epochs": parse_per_model(args.epochs, "epochs", int),
         "batch_size": parse_per_model(args.batch_size, "batch-size", int),
         "lr": parse_per_model(args.lr, "lr", float),
-        "seed": args.seed, "clips_per_drop": args.clips_per_drop, "clips_outside_drops": args.clips_outside_drops,
-        "drops": args.drops, "select": args.select, "track_loss": args.track_loss,
-        "class_weights": args.class_weights, "calibrate": not args.no_calibrate, "augment": not args.no_augment,
+        **config_values(args, ("seed", "progress", *CELL_OPTIONS)),
         "width": args.width, "weights_dir": args.weights_dir, "checkpoint_backbone": args.checkpoint_backbone,
-        "device": args.device, "amp": args.amp, "threads": args.threads,
-        "progress": not args.quiet,
     }
-    if args.cache_dir:
-        options["cache_dir"] = args.cache_dir
+    if not options["cache_dir"]:  # unset: run_grid chooses (the full manifest's cache for a subset)
+        del options["cache_dir"]
     devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
     res = run_grid(data, args.out, models=models, labels=labels, chroma=chroma, options=options,
                    tracks_per_genre=parse_tracks_per_genre(args.tracks_per_genre), jobs=max(1, args.jobs),

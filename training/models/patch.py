@@ -8,7 +8,7 @@ resnet18/34/50 as smaller stand-ins for CPU runs) whose
 a sinusoidal positional encoding go through a 1-layer TransformerEncoder, and output
 token 0 -> ReLU -> Linear(768, 8) gives the genre logits.
 
-Fixed here (see ``/work/shared/REFERENCE.md``):
+Fixed here (the defects of the paper's reference implementation):
 
 - all patches of all clips go through the backbone in ONE batched call
   (:meth:`PatchSequenceModel.forward`); the reference's per-patch Python loop is kept

@@ -8,6 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import bpy, install, pump, result  # noqa: E402
 
 import hashlib  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import shutil  # noqa: E402
@@ -20,8 +21,10 @@ work = os.environ["MSVFX_WORK"]
 # --- the add-on runs on what the zip brought: vendored core + bundled wheels
 ext_dir = os.path.dirname(addon.__file__)
 user_ext = bpy.utils.user_resource("EXTENSIONS")
-assert addon._core.VENDORED, "the vendored core is not used"
-assert addon._core.module("timeline").__file__.startswith(ext_dir)
+core_timeline = importlib.import_module(addon.__name__ + ".core.timeline")
+assert os.path.isdir(os.path.join(ext_dir, "core")) and not os.path.islink(os.path.join(ext_dir, "core"))
+assert core_timeline.__file__.startswith(ext_dir), "the vendored core is not used"
+assert "mainstage" not in sys.modules and not any(m.startswith("mainstage.") for m in sys.modules)
 assert addon.deps.missing() == [], addon.deps.missing()
 import jsonschema  # noqa: E402
 import onnxruntime  # noqa: E402
@@ -66,7 +69,7 @@ assert not addon.jobs.busy()
 assert st.last_error == "", st.last_error
 assert st.has_timeline and st.timeline_text is not None
 doc = json.loads(st.timeline_text.as_string())
-addon._core.module("timeline").validate_timeline(doc, "stored")
+core_timeline.validate_timeline(doc, "stored")
 with open(audio, "rb") as fh:
     assert doc["track"]["sha256"] == hashlib.sha256(fh.read()).hexdigest()
 truth = json.load(open(truth_path))
@@ -89,7 +92,7 @@ assert os.path.samefile(bpy.path.abspath(strip.sound.filepath), audio)
 assert user_strip.name in scene.sequence_editor.strips and scene.sequence_editor.strips[user_strip.name].channel == 1
 
 # markers: ours match the plan at the right frames; the user's are untouched
-plan = addon.summary.marker_plan(doc)
+plan = addon.show.summary.marker_plan(doc)
 expected = {("[MS] " + n, int(round(scene.frame_start + t * fps))) for n, t in plan}
 assert {(r.name, r.frame) for r in st.markers} == expected
 assert markers() == expected | USER_MARKERS, markers() ^ (expected | USER_MARKERS)
@@ -112,7 +115,7 @@ bpy.ops.msvfx.save_timeline(filepath=exported)
 assert json.load(open(exported)) == json.loads(st.timeline_text.as_string())
 bpy.ops.msvfx.load_timeline(filepath=truth_path)
 assert st.has_genres
-genres = list(addon.props.GENRES)
+genres = list(addon.scene.props.GENRES)
 assert genres[max(range(8), key=lambda i: st.genre_summary[i])] == "Bass House"
 assert all(sec.genre == "Bass House" for sec in st.sections), [(s.name, s.genre) for s in st.sections]
 assert any(name.endswith("| Bass House") for name, _ in markers())

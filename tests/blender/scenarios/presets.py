@@ -6,13 +6,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import bpy, expect_error, install, result  # noqa: E402
 
+import importlib  # noqa: E402
 import json  # noqa: E402
 
 addon = install(os.environ["MSVFX_FULL_ZIP"])
 work = os.environ["MSVFX_WORK"]
 bad_dir = os.environ["MSVFX_BAD_DIR"]
-P = addon._core.module("presets")
-io = addon.presets_io
+P = importlib.import_module(addon.__name__ + ".core.presets")
+io = addon.scene.presets_io
 scene = bpy.context.scene
 st = scene.msvfx
 
@@ -26,7 +27,7 @@ assert all(look.source == "SHIPPED" for look in st.looks)
 for f in shipped_files:  # the library holds exactly what the files say
     doc = P.load_preset(os.path.join(shipped_dir, f))
     assert io.look_to_dict(st.looks[doc["id"]]) == doc, f
-assert [slot.name for slot in st.mapping] == list(addon.props.GENRES)
+assert [slot.name for slot in st.mapping] == list(addon.scene.props.GENRES)
 default = P.load_mapping(os.path.join(os.path.dirname(shipped_dir), "mappings", "default.json"))
 assert io.mapping_to_dict(st) == default
 

@@ -13,7 +13,7 @@ import json  # noqa: E402
 import numpy as np  # noqa: E402
 
 addon = install(os.environ["MSVFX_FULL_ZIP"])
-importlib.import_module(addon.__name__ + ".render")  # imported by the Render operator on use
+importlib.import_module(addon.__name__ + ".scene.render")  # imported by the Render operator on use
 work = os.environ["MSVFX_WORK"]
 timeline_path = os.environ["MSVFX_TIMELINE"]
 doc = json.load(open(timeline_path))
@@ -91,7 +91,7 @@ def snapshot():
 def owned_curves():
     """Every F-curve the add-on made: (owner, path, index, keys)."""
     rows = []
-    for id_ in addon.keys.animated_ids():
+    for id_ in addon.scene.keys.animated_ids():
         ad = id_.animation_data
         for bag in ad.action.layers[0].strips[0].channelbags:
             for f in bag.fcurves:
@@ -109,7 +109,7 @@ bpy.ops.msvfx.presets_reset()
 before = snapshot()
 # user collections become roles; the starter stage supplies the rest
 bpy.ops.msvfx.build_stage()
-stage_objects = len(addon.stage.stage_collection(scene).all_objects)
+stage_objects = len(addon.scene.stage.stage_collection(scene).all_objects)
 st.role_screens = screens
 st.role_lights = lights
 lights_stage = [o for o in bpy.data.objects if o.name.startswith("MS Spot")]
@@ -117,7 +117,7 @@ for o in lights_stage:  # keep the stage's spots driven too: link them into the 
     lights.objects.link(o)
 after_build = snapshot()
 bpy.ops.msvfx.apply_show()
-beams = addon.stage.beam_objects(scene)
+beams = addon.scene.stage.beam_objects(scene)
 beam_mat = bpy.data.materials["MS Beams"]
 out["beams"] = {"n": len(beams), "parents_are_spots": all(b.parent and b.parent.type == "LIGHT" for b in beams),
                 "keyed_paths": sorted({f.data_path for id_ in (beam_mat, beam_mat.node_tree)
@@ -138,7 +138,7 @@ out["lamp_user_curve_kept"] = any(f.data_path == "shadow_soft_size" for bag in l
 for name in ("UserThing",):
     assert applied[name] == before[name], (applied[name], before[name])
 out["untouched_during_apply"] = {k: applied[k] == after_build[k] for k in ("UserThing", "markers", "materials", "collections")}
-out["undo_flags"] = [sorted(getattr(addon.ops_show, c).bl_options) for c in
+out["undo_flags"] = [sorted(getattr(addon.ui.ops_show, c).bl_options) for c in
                      ("MSVFX_OT_apply_show", "MSVFX_OT_clear_show", "MSVFX_OT_build_stage")]
 
 # --- visuals follow the music: evaluate the driven values per frame
@@ -155,14 +155,14 @@ def fcurve(id_, path, index=0):
     raise KeyError(path)
 
 
-em_path = addon.stage.emission_paths(screens_mat)[1]
+em_path = addon.scene.stage.emission_paths(screens_mat)[1]
 frames = np.arange(scene.frame_start, scene.frame_end + 1)
 energy = np.array([fcurve(spot, "energy").evaluate(f) for f in frames])
 emission = np.array([fcurve(screens_mat.node_tree, em_path).evaluate(f) for f in frames])
 core_scale = np.array([fcurve(bpy.data.objects["MS Core"], "delta_scale").evaluate(f) for f in frames])
 lasers_mat, pulse_mat = bpy.data.materials["MS Lasers"], bpy.data.materials["MS Pulse"]
-lasers = np.array([fcurve(lasers_mat.node_tree, addon.stage.emission_paths(lasers_mat)[1]).evaluate(f) for f in frames])
-pulse = np.array([fcurve(pulse_mat.node_tree, addon.stage.emission_paths(pulse_mat)[1]).evaluate(f) for f in frames])
+lasers = np.array([fcurve(lasers_mat.node_tree, addon.scene.stage.emission_paths(lasers_mat)[1]).evaluate(f) for f in frames])
+pulse = np.array([fcurve(pulse_mat.node_tree, addon.scene.stage.emission_paths(pulse_mat)[1]).evaluate(f) for f in frames])
 np.save(os.path.join(work, "signals.npy"), np.stack([frames, energy, emission, core_scale, lasers, pulse]))
 
 # scene.frame_set + reading properties agrees with fcurve.evaluate
@@ -171,11 +171,11 @@ scene.frame_set(probe)
 out["frame_set_matches"] = abs(spot.energy - fcurve(spot, "energy").evaluate(probe)) < 1e-3 * max(1.0, spot.energy)
 
 # --- palettes of rendered frames (tiny Workbench renders) in sections of different genres
-addon.render.configure(scene, os.path.join(work, "unused.mp4"), "WORKBENCH", (96, 54))
+addon.scene.render.configure(scene, os.path.join(work, "unused.mp4"), "WORKBENCH", (96, 54))
 stills = {}
 for key, t in json.loads(os.environ["MSVFX_STILL_TIMES"]).items():
     f = int(round(scene.frame_start + t * fps))
-    stills[key] = addon.render.render_still(scene, f, os.path.join(work, f"still_{key}.png"))
+    stills[key] = addon.scene.render.render_still(scene, f, os.path.join(work, f"still_{key}.png"))
 out["stills"] = stills
 
 # --- Render Video: a 2-second excerpt with the track's audio
@@ -190,7 +190,7 @@ out["glow_during_render"] = getattr(scene.compositing_node_group, "name", None)
 # a compositor of the user's own is never replaced by the add-on's glow
 user_comp = bpy.data.node_groups.new("UserComp", "CompositorNodeTree")
 scene.compositing_node_group = user_comp
-out["glow_respects_user_comp"] = (addon.render.set_glow(scene, True) is False
+out["glow_respects_user_comp"] = (addon.scene.render.set_glow(scene, True) is False
                                   and scene.compositing_node_group == user_comp)
 scene.compositing_node_group = None
 bpy.data.node_groups.remove(user_comp)

@@ -89,7 +89,7 @@ class Layout:
 def draw_all():
     """Draw every panel whose poll passes; returns the recorded calls."""
     log = []
-    for cls in addon.panels.CLASSES:
+    for cls in addon.ui.panels.CLASSES:
         if not cls.poll(bpy.context):
             continue
         me = types.SimpleNamespace(layout=Layout(log), **{k: getattr(cls, k) for k in ("_draw_palettes", "_draw_rules")
@@ -151,7 +151,7 @@ for source in ("SHIPPED", "BLEND"):
         look.editor_tab = tab
         log = draw_all()
         props = {e[2] for e in log if e[0] == "prop" and e[1] == "MSVFX_Look"}
-        groups = [attr for _p, attr, _k, _l, g in addon.props.LOOK_FIELDS if g == tab]
+        groups = [attr for _p, attr, _k, _l, g in addon.scene.props.LOOK_FIELDS if g == tab]
         assert set(groups) <= props, (tab, set(groups) - props)
         if tab == "rules":
             assert ("prop", "MSVFX_Rule", "amount") in log and ("template_list", "MSVFX_UL_rules", len(look.rules)) in log

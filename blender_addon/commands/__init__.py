@@ -1,1 +1,0 @@
-"""``mainstage`` subcommands that need Blender (``bpy`` is imported inside ``run`` only)."""

@@ -1,0 +1,1 @@
+"""Planning the show without bpy: timeline + mapping + looks -> keyframes, colours, summaries."""

@@ -1,0 +1,1 @@
+"""Where labelled tracks come from: Label Studio exports, track names, manifests, splits."""

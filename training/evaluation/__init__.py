@@ -1,0 +1,1 @@
+"""Judging models and analyses: metrics, held-out evaluation, timeline scores, embedding plots."""
