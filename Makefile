@@ -22,9 +22,14 @@ $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-# What the demo needs: the runtime and Blender (no torch).
+# What the demo needs: the runtime, Blender and mir_eval (no torch).
 $(VENV)/.stamp-demo: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[blender]'
+	$(PIP) install -q -e '.[demo]'
+	touch $@
+
+# Benchmarks also run the anchor tools (madmom, essentia) and build the real-music corpus.
+$(VENV)/.stamp-bench: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[dev,bench]'
 	touch $@
 
 install: $(VENV)/.stamp-demo
@@ -61,7 +66,7 @@ compat: system-deps install
 	.venv-bpy$(BPY_COMPAT)/bin/python tools/blender_compat.py --zip $$(ls -t $(OUT)/compat/mainstage_vfx-*.zip | head -1) \
 		--timeline $(OUT)/compat/track.timeline.json --out $(OUT)/compat/render
 
-bench: system-deps install-dev
+bench: system-deps $(VENV)/.stamp-bench
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
           f"max boundary error {_fmt(scores['max_boundary_error_bars'], '.2f')} bars); "
           f"section labels right: {_fmt(scores['section_accuracy'], '.1%')}; "
           f"dominant genre right: {_fmt(scores['genre_bar_accuracy'], '.1%')} of bars (crossfades excluded)")
+    print(f"      mir_eval: beat F {_fmt(scores['beat_f'], '.3f')}, CMLt {_fmt(scores['beat_cmlt'], '.3f')}, "
+          f"AMLt {_fmt(scores['beat_amlt'], '.3f')}, downbeat F {_fmt(scores['downbeat_f'], '.3f')}, "
+          f"boundaries F@0.5 s {_fmt(scores['boundary_f_05s'], '.3f')} / F@3 s {_fmt(scores['boundary_f_3s'], '.3f')}; "
+          f"tempo Acc1 {_fmt(scores['tempo_acc1'], '.0%')}")
 
     written = {"audio": audio, "truth": truth_path, "timeline": timeline_path, "scores": out / "scores.json"}
     if args.no_render:
