@@ -1,4 +1,6 @@
 """Timeline scoring (``training/evaluation/scoring.py``): mir_eval metrics and the project's own beside them."""
+import json
+
 import numpy as np
 import pytest
 
@@ -49,7 +51,8 @@ def test_double_and_two_thirds_tempo():
     assert double["tempo_acc1"] == 0.0 and double["tempo_acc2"] == 1.0
     assert double["beat_f"] == pytest.approx(2 / 3, abs=0.02)  # every true beat found, half the estimates extra
     assert tempo_accuracy(BPM * 2 / 3, BPM) == (False, False)  # a 2/3 ratio is not an allowed metrical level
-    assert tempo_accuracy(BPM * 1.03, BPM) == (True, True) and tempo_accuracy(None, BPM) is None
+    assert tempo_accuracy(BPM * 1.03, BPM) == (True, True) and tempo_accuracy(BPM * 1.05, BPM) == (False, False)
+    assert tempo_accuracy(None, BPM) == (False, False) and tempo_accuracy(BPM, None) is None
 
 
 def test_boundaries_count_within_their_window_only():
@@ -72,4 +75,20 @@ def test_an_empty_estimate_scores_zero_without_errors():
     empty = timeline(bpm=None, beats=[], downbeats=[], sections=[])
     s = score_timeline(empty, TRUTH)
     assert s["beat_f"] == 0.0 and s["downbeat_f"] == 0.0 and s["boundary_f_3s"] == 0.0
-    assert s["tempo_acc1"] is None and s["drop_precision"] is None and s["drops_found_within_2_bars"] == 0
+    assert s["tempo_acc1"] == 0.0 and s["tempo_acc2"] == 0.0  # no tempo is a miss, not "undefined"
+    assert s["drop_precision"] is None and s["drops_found_within_2_bars"] == 0
+    assert s["beat_median_error_ms"] is None and s["beat_hit_rate"] == 0.0
+    json.dumps(s, allow_nan=False)  # scores.json stays strict JSON (no inf median)
+
+
+def test_a_synthhouse_truth_against_itself_and_a_one_beat_late_grid():
+    from mainstage.training.synthhouse import render_track
+
+    truth = render_track("Bass House", seed=3, bars=32).truth
+    assert score_timeline(truth, truth)["beat_f"] == pytest.approx(1.0)
+    spb = 60.0 / truth["tempo"]["bpm"]
+    late = dict(truth, beats=[t + spb for t in truth["beats"]], downbeats=[t + spb for t in truth["downbeats"]])
+    s = score_timeline(late, truth)
+    # a whole beat late (bar phase wrong): the beat metrics cannot see it, downbeat F can
+    assert s["beat_f"] > 0.95 and s["beat_cmlt"] > 0.95
+    assert s["downbeat_f"] == 0.0 and s["downbeat_hit_rate"] == 0.0

@@ -40,8 +40,9 @@ def grid_scores(est: dict, truth: dict, tolerance_s: float = 0.015) -> dict:
     Returns
     -------
     dict
-        ``bpm_error`` (absolute, BPM), ``beat_median_error_ms``, ``beat_hit_rate`` (share of true
-        beats with an estimated beat within ``tolerance_s``), ``downbeat_hit_rate``, ``phrase_hit_rate``.
+        ``bpm_error`` (absolute, BPM), ``beat_median_error_ms`` (None without estimated beats, so
+        the dict stays strict JSON), ``beat_hit_rate`` (share of true beats with an estimated beat
+        within ``tolerance_s``), ``downbeat_hit_rate``, ``phrase_hit_rate``.
     """
     out: dict = {}
     if est["tempo"]["bpm"] is not None and truth["tempo"]["bpm"] is not None:
@@ -51,7 +52,7 @@ def grid_scores(est: dict, truth: dict, tolerance_s: float = 0.015) -> dict:
     for key, name in (("beats", "beat"), ("downbeats", "downbeat"), ("phrases", "phrase")):
         err = nearest_error(est[key], truth[key])
         if key == "beats":
-            out["beat_median_error_ms"] = float(np.median(err) * 1000) if err.size else None
+            out["beat_median_error_ms"] = float(np.median(err) * 1000) if err.size and est[key] else None
         out[f"{name}_hit_rate"] = float(np.mean(err <= tolerance_s)) if err.size else None
     return out
 
@@ -120,10 +121,13 @@ def tempo_accuracy(est_bpm: float | None, true_bpm: float | None, tolerance: flo
 
     Acc1: within ``tolerance`` (4 %) of the true tempo; Acc2: within it at 1, 2, 1/2, 3 or
     1/3 times the true tempo. mir_eval has no such measure (its ``tempo.detection`` scores
-    two-tempo annotations), so the standard definition is written out here.
+    two-tempo annotations), so the standard definition is written out here. None without a
+    true tempo; no estimated tempo fails both (like an empty beat list scoring beat F 0).
     """
-    if not est_bpm or not true_bpm:
+    if not true_bpm:
         return None
+    if not est_bpm:
+        return False, False
     ratios = est_bpm / (true_bpm * np.array([1.0, 2.0, 0.5, 3.0, 1.0 / 3.0]))
     ok = np.abs(ratios - 1.0) <= tolerance
     return bool(ok[0]), bool(ok.any())
