@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mainstage.core.atomic import write_json_atomic
+
 #: Bump to recompute cached anchor results.
 VERSION = 1
 
@@ -91,8 +93,5 @@ def run_cached(name: str, path: str, sha256: str, cache_dir: Path, n_sections: i
     t0 = time.perf_counter()
     res = ANCHORS[name](path, n_sections)
     res["seconds"] = time.perf_counter() - t0
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res))
-    tmp.replace(f)
+    write_json_atomic(f, res)
     return res

@@ -54,7 +54,8 @@ def corpus_tracks(corpus: Path) -> list[tuple[Path, Path]]:
 
 
 def ensure_corpus(corpus: Path, tracks: int | None) -> None:
-    if corpus_tracks(corpus) and (tracks is None or len(corpus_tracks(corpus)) >= tracks):
+    have = len(corpus_tracks(corpus))
+    if have and (tracks is None or have >= tracks):
         return
     cmd = [sys.executable, str(ROOT / "bench" / "realmusic" / "build_corpus.py"), "--out", str(corpus)]
     if tracks:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mainstage.core.atomic import atomic_path
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
@@ -42,10 +44,9 @@ def ensure_tools() -> None:
 
 
 def render(mid: Path, wav: Path) -> None:
-    tmp = wav.with_suffix(".part.wav")
-    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(tmp),
-                    str(SOUNDFONT), str(mid)], check=True, stdout=subprocess.DEVNULL)
-    os.replace(tmp, wav)
+    with atomic_path(wav) as tmp:
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(tmp),
+                        str(SOUNDFONT), str(mid)], check=True, stdout=subprocess.DEVNULL)
 
 
 def kick_onset_check(wav: Path, kick_beats: list[float]) -> dict:
