@@ -1,12 +1,15 @@
-"""Build the realmusic corpus: seeded house arrangements (MIDI) rendered by fluidsynth.
+"""Build the realmusic corpus: seeded house arrangements rendered by four third-party engines.
 
-Usage: ``python bench/realmusic/build_corpus.py [--out DIR] [--tracks N] [--seed S] [--jobs J]``
-See README.md in this folder.
+Usage: ``python bench/realmusic/build_corpus.py [--out DIR] [--fluidsynth N] [--hydrogen N]
+[--tracker N] [--lmms N] [--tracks N] [--seed S] [--jobs J]``
+
+fluidsynth (MIDI files and a General MIDI soundfont) is built here; Hydrogen (``h2cli``),
+tracker modules (``openmpt123``) and LMMS (``lmms render``) in ``hydrogen_source.py``,
+``tracker_source.py`` and ``lmms_source.py``. See README.md in this folder.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -18,17 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from mainstage.core.atomic import atomic_path
+from mainstage.core.atomic import atomic_path, write_json_atomic
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from arrangements import GENERATOR_VERSION, make_arrangement, write_midi  # noqa: E402
-from truth_derive import write_truth  # noqa: E402
+from onset_check import FLAG_MS, kick_onset_check  # noqa: E402,F401  (the other engines import them from here)
+from truth_derive import TRUTH_VERSION, cached_analysis, write_truth  # noqa: E402
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 PACKAGES = ["fluidsynth", "fluid-soundfont-gm"]
-FLAG_MS = 20.0
 
 
 def ensure_tools() -> None:
@@ -49,56 +52,16 @@ def render(mid: Path, wav: Path) -> None:
                         str(SOUNDFONT), str(mid)], check=True, stdout=subprocess.DEVNULL)
 
 
-def kick_onset_check(wav: Path, kick_beats: list[float]) -> dict:
-    """Median |kick onset - truth beat| (ms) over the beats with a kick.
-
-    Onset: the audio is low-passed (FFT, < 150 Hz), its RMS taken in 4 ms windows at a
-    1 ms hop, and the onset function is the rise of that RMS over 3 ms; for each kick beat
-    the onset is the first frame within +-100 ms of the beat where it reaches 20 % of its
-    maximum there (the start of the strongest low-frequency attack).
-    """
-    import soundfile as sf
-
-    x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    spec = np.fft.rfft(x)
-    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
-    spec[freqs > 150.0] = 0
-    low = np.fft.irfft(spec, n=x.size)
-    hop, win = sr // 1000, int(0.004 * sr)
-    c = np.concatenate([[0.0], np.cumsum(low.astype(np.float64) ** 2)])
-    starts = np.arange(0, x.size - win, hop)
-    env = np.sqrt(np.maximum(c[starts + win] - c[starts], 0.0) / win)
-    rise = np.zeros_like(env)
-    rise[3:] = env[3:] - env[:-3]
-    # time of the frame = its window centre
-    errs = []
-    for b in kick_beats:
-        i0, i1 = (int(((b + d) * sr - win / 2) / hop) for d in (-0.1, 0.1))
-        i0, i1 = max(i0, 0), min(i1, rise.size)
-        if i1 - i0 < 10:
-            continue
-        seg = rise[i0:i1]
-        k = i0 + int(np.argmax(seg >= 0.2 * seg.max()))  # first frame of the steepest rise
-        t = (k * hop + win / 2) / sr
-        errs.append(abs(t - b) * 1000)
-    med = float(np.median(errs)) if errs else None
-    return {"kick_beats": len(errs), "median_abs_ms": med, "flagged": bool(med is not None and med > FLAG_MS)}
-
-
 def build_one(out: Path, idx: int, seed: int) -> dict:
     name = f"rm{idx:03d}"
     mid, wav = out / f"{name}.mid", out / f"{name}.wav"
     truth, bars = out / f"{name}.truth.json", out / f"{name}.bars.json"
     track_seed = seed * 100003 + idx
-    if truth.is_file() and wav.is_file() and bars.is_file():
-        try:
-            doc = json.loads(truth.read_text())
-            a = doc.get("analysis", {})
-            if a.get("generator_version") == GENERATOR_VERSION and a.get("seed") == track_seed:
-                return {"name": name, "skipped": True, **a["manifest"]}
-        except (OSError, ValueError, KeyError):
-            pass
+    a = cached_analysis(truth, (wav, bars, mid), GENERATOR_VERSION, track_seed)
+    if a is not None:
+        if a.get("truth_version") != TRUTH_VERSION:  # same audio, newer derivation
+            write_truth(mid, wav, truth, bars, extra={**a, "truth_version": TRUTH_VERSION})
+        return {"name": name, "skipped": True, **a["manifest"]}
     t0 = time.time()
     arr = make_arrangement(track_seed)
     write_midi(arr, mid)
@@ -111,37 +74,63 @@ def build_one(out: Path, idx: int, seed: int) -> dict:
              "sections": [s["label"] for s in d["sections"]], "drops": len(d["drops"]),
              "jitter_ms": arr.jitter_ms, "onset_check": check, "plan": plan}
     write_truth(mid, wav, truth, bars, extra={
-        "generator_version": GENERATOR_VERSION, "seed": track_seed, "renderer": "fluidsynth -g 0.6 -r 44100",
+        "generator_version": GENERATOR_VERSION, "truth_version": TRUTH_VERSION, "seed": track_seed,
+        "renderer": "fluidsynth -g 0.6 -r 44100",
         "soundfont": SOUNDFONT.name, "humanise_jitter_ms": arr.jitter_ms, "onset_check": check, "manifest": entry})
     (out / f"{name}.tmp.truth.json").unlink(missing_ok=True)
     entry["build_s"] = round(time.time() - t0, 2)
     return {"skipped": False, **entry}
 
 
+#: Engines: (module, its name prefix, default number of tracks). Each module has
+#: ``ensure_tools()`` and ``build_one(out, idx, seed)``; "fluidsynth" is this file.
+ENGINES = {
+    "fluidsynth": ("build_corpus", "rm", 110),
+    "hydrogen": ("hydrogen_source", "h2", 30),
+    "tracker": ("tracker_source", "tm", 30),
+    "lmms": ("lmms_source", "lm", 30),
+}
+
+
+def _engine(name: str):
+    import importlib
+
+    return sys.modules[__name__] if name == "fluidsynth" else importlib.import_module(ENGINES[name][0])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "realmusic")
-    ap.add_argument("--tracks", type=int, default=110)
+    for name, (_mod, prefix, n) in ENGINES.items():
+        ap.add_argument(f"--{name}", type=int, default=n, metavar="N",
+                        help=f"tracks rendered by {name} ({prefix}000...; default {n}, 0 = none)")
+    ap.add_argument("--tracks", type=int, default=None, help="the same number of tracks for every engine")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     args = ap.parse_args(argv)
-    ensure_tools()
+    counts = {name: (args.tracks if args.tracks is not None else getattr(args, name)) for name in ENGINES}
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     entries = []
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as ex:
-            futs = [ex.submit(build_one, args.out, i, args.seed) for i in range(args.tracks)]
-            for f in futs:
-                entries.append(f.result())
-                _progress(entries[-1], len(entries), args.tracks)
-    else:
-        for i in range(args.tracks):
-            entries.append(build_one(args.out, i, args.seed))
-            _progress(entries[-1], len(entries), args.tracks)
+    for name, n in counts.items():
+        if n <= 0:
+            continue
+        eng = _engine(name)
+        eng.ensure_tools()
+        total = len(entries) + n
+        if args.jobs > 1:
+            with ProcessPoolExecutor(args.jobs) as ex:
+                futs = [ex.submit(eng.build_one, args.out, i, args.seed) for i in range(n)]
+                for f in futs:
+                    entries.append({"engine": name, **f.result()})
+                    _progress(entries[-1], len(entries), total)
+        else:
+            for i in range(n):
+                entries.append({"engine": name, **eng.build_one(args.out, i, args.seed)})
+                _progress(entries[-1], len(entries), total)
     manifest = {"generator_version": GENERATOR_VERSION, "seed": args.seed, "soundfont": str(SOUNDFONT),
-                "tracks": [{k: v for k, v in e.items() if k != "skipped"} for e in entries]}
-    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                "engines": counts, "tracks": [{k: v for k, v in e.items() if k != "skipped"} for e in entries]}
+    write_json_atomic(args.out / "manifest.json", manifest)
     summary(entries, time.time() - t0)
     return 0
 
@@ -160,7 +149,8 @@ def summary(entries: list[dict], wall: float) -> None:
           f"audio {hours:.2f} h  wall {wall:.0f} s")
     hist = Counter(int(e["bpm"] // 10 * 10) for e in entries)
     print("BPM histogram: " + "  ".join(f"{k}-{k + 9}: {hist[k]}" for k in sorted(hist)))
-    print("kinds:", dict(Counter(e["kind"] for e in entries)),
+    print("engines:", dict(Counter(e.get("engine", "fluidsynth") for e in entries)),
+          " kinds:", dict(Counter(e["kind"] for e in entries)),
           " tempo changes:", sum(e["tempo_segments"] > 1 for e in entries),
           " humanised:", sum(e["jitter_ms"] > 0 for e in entries))
     meds = [e["onset_check"]["median_abs_ms"] for e in entries if e["onset_check"]["median_abs_ms"] is not None]

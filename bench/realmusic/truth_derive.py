@@ -14,15 +14,33 @@ Nothing here looks at the generator's plan; every field comes from the file:
 * sections: drop = maximal run of full bars whose preceding 4 bars are all not full (not in
   the first 4 bars); build = bars right before a drop while roll and not full; intro = bars
   before the first drop/build, outro = after the last drop, breakdown = the rest. No drop:
-  one intro. drops = the drop sections; phrases = every 8th downbeat.
+  one intro. The last section ends with the audio (its release tail is part of the outro);
+  a drop ends at the song end at the latest. drops = the drop sections; phrases = every 8th
+  downbeat.
 """
 from __future__ import annotations
 
 import bisect
+
+#: Version of the derivation; truth files of another version are derived again (no re-render).
+TRUTH_VERSION = 2
 import json
 from pathlib import Path
 
 import mido
+
+
+def cached_analysis(truth_path, files, generator_version: str, seed: int) -> dict | None:
+    """The ``analysis`` of an up-to-date corpus track (truth and ``files`` present, same generator
+    version and seed), else None: the track must be built."""
+    if not (Path(truth_path).is_file() and all(Path(f).is_file() for f in files)):
+        return None
+    try:
+        a = json.loads(Path(truth_path).read_text()).get("analysis", {})
+    except (OSError, ValueError):
+        return None
+    ok = a.get("generator_version") == generator_version and a.get("seed") == seed and "manifest" in a
+    return a if ok else None
 
 
 def read_midi(path) -> dict:
@@ -123,7 +141,20 @@ def label_bars(bars):
 
 
 def derive(mid_path, audio_duration_s):
-    m = read_midi(mid_path)
+    """Truth of a MIDI file rendered to ``audio_duration_s`` seconds of audio."""
+    return derive_events(read_midi(mid_path), audio_duration_s)
+
+
+def derive_events(m, audio_duration_s):
+    """Truth from a song's events, whatever file they were read from.
+
+    ``m`` is what :func:`read_midi` returns: ``tpb`` (ticks per beat), ``tempos``
+    ([(tick, microseconds per beat)], sorted, first at tick 0), ``sigs`` ([(tick, numerator,
+    denominator)], first at tick 0), ``notes`` ([(tick, channel, note, program)] in General
+    MIDI roles: drums on channel 9 with GM percussion numbers, kick 35/36, snare/clap
+    38/39/40; bass = a program 32-39; anything else = other) and ``end`` (song end tick).
+    Other formats (LMMS, Hydrogen, tracker modules) map their instruments onto these roles.
+    """
     tpb, tempos = m["tpb"], m["tempos"]
 
     def sec(t):
@@ -144,8 +175,8 @@ def derive(mid_path, audio_duration_s):
             continue
         if sections:
             sections[-1]["end_s"] = start
-        sections.append({"label": lab, "start_s": start, "end_s": song_end})
-    drops = [{"start_s": s["start_s"], "end_s": s["end_s"]} for s in sections if s["label"] == "drop"]
+        sections.append({"label": lab, "start_s": start, "end_s": audio_duration_s})
+    drops = [{"start_s": s["start_s"], "end_s": min(s["end_s"], song_end)} for s in sections if s["label"] == "drop"]
     segs = []
     for i, (t, tempo) in enumerate(tempos):
         end_t = tempos[i + 1][0] if i + 1 < len(tempos) else m["end"]
@@ -162,19 +193,29 @@ def derive(mid_path, audio_duration_s):
 
 
 def write_truth(mid_path, wav_path, truth_path, bars_path, extra=None) -> dict:
+    """Derive the truth of a rendered MIDI file and write its timeline and bars files."""
+    return write_truth_events(read_midi(mid_path), wav_path, truth_path, bars_path,
+                              source=Path(mid_path).name, how="bench/realmusic/truth_derive.py (from the MIDI file)",
+                              extra=extra)
+
+
+def write_truth_events(m, wav_path, truth_path, bars_path, source, how, extra=None) -> dict:
+    """Write ``truth_path`` (a schema-checked timeline) and ``bars_path`` from song events ``m``.
+
+    ``source`` names the project file the events were read from, ``how`` the derivation.
+    """
     import soundfile as sf
     from mainstage.core.hashing import sha256_file
     from mainstage.core.timeline import new_timeline, save_timeline
 
     info = sf.info(str(wav_path))
     dur = info.frames / info.samplerate
-    d = derive(mid_path, dur)
+    d = derive_events(m, dur)
     doc = new_timeline(
         file=Path(wav_path).name, duration_s=dur, sample_rate=info.samplerate, channels=info.channels,
         sha256=sha256_file(wav_path), bpm=d["bpm"], tempo_segments=d["tempo_segments"], beats=d["beats"],
         downbeats=d["downbeats"], phrases=d["phrases"], sections=d["sections"], drops=d["drops"],
-        analysis={"truth": "bench/realmusic/truth_derive.py (from the MIDI file)", "midi": Path(mid_path).name,
-                  **(extra or {})})
+        analysis={"truth": how, "source": source, **(extra or {})})
     save_timeline(doc, truth_path)
-    Path(bars_path).write_text(json.dumps({"midi": Path(mid_path).name, "bars": d["bars"]}, indent=1))
+    Path(bars_path).write_text(json.dumps({"source": source, "bars": d["bars"]}, indent=1))
     return d

@@ -137,9 +137,10 @@ def _coarse_segments(lt: _tempo.LocalTempo, duration: float) -> list[tuple[float
     # chords can suggest odd tempi) do not decide segments; they join their neighbours.
     active = np.nonzero(lt.strength >= max(MIN_STRENGTH, WEAK_PULSE * np.median(lt.strength[pulse])))[0]
     bpm = lt.bpm.copy()
-    # Fold octave outliers (a window that locked to half or double tempo) onto the main tempo.
+    # Fold outliers (a window that locked to half, double, 2/3, 3/2, 3/4 or 4/3 of the tempo:
+    # triplet-like rolls, dotted patterns) onto the main tempo.
     ref = np.median(bpm[active])
-    for f in (0.5, 2.0, 2.0 / 3.0, 1.5):
+    for f in (0.5, 2.0, 2.0 / 3.0, 1.5, 0.75, 4.0 / 3.0):
         bad = np.abs(np.log(bpm * f / ref)) < 0.03
         bpm[bad] *= f
     groups: list[list[int]] = [[active[0]]]
@@ -177,6 +178,44 @@ def _coarse_segments(lt: _tempo.LocalTempo, duration: float) -> list[tuple[float
     return out
 
 
+#: Non-octave tempo ratios that the kicks' alignment may settle (dotted or triplet-like
+#: patterns make them the strongest periodicity of all onsets), and how much better the
+#: kicks must line up on the alternative, and how well at least.
+NON_OCTAVE_RATIOS = (2.0 / 3.0, 0.75, 4.0 / 3.0, 1.5)
+KICK_ALIGN_GAIN = 2.0
+KICK_ALIGN_MIN = 0.3
+
+
+def _kick_aligned_tempo(kt: np.ndarray, kw: np.ndarray, start: float, end: float, bpm: float) -> float:
+    """The tempo, among ``bpm`` and its 2/3, 3/4, 4/3 and 3/2 relatives, on whose beats the kicks line up.
+
+    A bass line or hats in a dotted pattern can make 1.5 beats the strongest period of all
+    onsets (a 127 BPM track read as 84.7). Kicks mark the beat: at the true tempo they fall
+    on one phase of the grid, at a 3:2 or 4:3 relative on two to four phases that cancel.
+    The salience of the kick peaks (weighted by squared height, so kicks outweigh a bass
+    line's softer attacks in the same band) is compared at each candidate; an alternative
+    wins only when clearly better (octave choices stay with the tempo prior).
+    """
+    sel = (kt >= start) & (kt < end)
+    if np.count_nonzero(sel) < 8:
+        return bpm
+    t, w = kt[sel], kw[sel] ** 2
+
+    def salience(b):
+        return _tempo.refine_period(t, w, b, rel_range=0.006)[2]
+
+    base = salience(bpm)
+    best, best_sal = bpm, base
+    for r in NON_OCTAVE_RATIOS:
+        cand = bpm * r
+        if not _tempo.BPM_RANGE[0] <= cand <= _tempo.BPM_RANGE[1]:
+            continue
+        sal = salience(cand)
+        if sal >= KICK_ALIGN_MIN and sal > KICK_ALIGN_GAIN * base and sal > best_sal:
+            best, best_sal = cand, sal
+    return best
+
+
 def _comb_mass(t: np.ndarray, w: np.ndarray, period: float, t0: float, width: float = 0.05) -> float:
     """Weighted onset mass near grid points (Gaussian of ``width`` periods), normalised."""
     if t.size == 0 or w.sum() <= 0:
@@ -185,21 +224,78 @@ def _comb_mass(t: np.ndarray, w: np.ndarray, period: float, t0: float, width: fl
     return float(np.sum(w * np.exp(-0.5 * (d / width) ** 2)) / w.sum())
 
 
-def _choose_phase(onsets, sel_k, sel_m, period: float, t0: float) -> float:
-    """Pick the beat phase among the pulse's quarter-period shifts.
+#: Von Mises concentration of the phase kernel (about 0.05 periods wide).
+PHASE_KAPPA = 60.0
+#: Weight of mid-band (snare, clap) onsets beside kicks when choosing the beat phase.
+MID_PHASE_WEIGHT = 0.5
 
-    The periodogram phase of all onsets can sit between beats when off-beat hits dominate
-    (hats, syncopated breakbeat kicks). Kicks and snares/claps fall on beats in dance
-    music, so the shift with the most kick plus mid-band onset mass wins.
+
+def _phase_profile(t: np.ndarray, w: np.ndarray, period: float, t_ref: float, phases: np.ndarray) -> np.ndarray:
+    """Onset mass at each beat phase (fractions of a period after ``t_ref``), normalised to sum 1."""
+    if t.size == 0 or w.sum() <= 0:
+        return np.zeros(phases.size)
+    x = (t - t_ref) / period
+    k = np.exp(PHASE_KAPPA * (np.cos(2 * np.pi * (x[:, None] - phases[None, :])) - 1.0))
+    prof = w @ k
+    return prof / max(prof.sum(), 1e-12)
+
+
+def _choose_phase(onsets, sel_k, sel_m, period: float, t0: float) -> float:
+    """The beat phase: where kicks (and snares/claps) fall, not the strongest pulse.
+
+    The periodogram phase of all onsets sits between beats when off-beat hits dominate
+    (hats, chord stabs, an off-beat bass): kicks and snares/claps fall on the beats in
+    dance music. Their onset mass is evaluated over a fine grid of phases (48 per beat)
+    rather than at quarter shifts of the pulse, whose own phase may be off by a few
+    hundredths of a beat; the maximum, refined parabolically, is the beat. Kick peaks
+    weigh by their squared height, so that kicks outweigh the softer attacks of a bass line
+    in the same band.
     """
     kt, kw, _, _, mt, mw, _, _ = onsets
-    best, best_score = t0, -1.0
-    for c in (0.0, 0.25, 0.5, 0.75):
-        cand = t0 + c * period
-        score = _comb_mass(kt[sel_k], kw[sel_k], period, cand) + _comb_mass(mt[sel_m], mw[sel_m], period, cand)
-        if score > best_score + 1e-9:
-            best, best_score = cand, score
-    return best
+    phases = np.arange(48) / 48.0
+    prof = _phase_profile(kt[sel_k], kw[sel_k] ** 2, period, t0, phases)
+    prof = prof + MID_PHASE_WEIGHT * _phase_profile(mt[sel_m], mw[sel_m], period, t0, phases)
+    if not np.any(prof > 0):
+        return t0
+    j = int(np.argmax(prof))
+    a, b, c = prof[j - 1], prof[j], prof[(j + 1) % phases.size]
+    den = a - 2 * b + c
+    off = 0.5 * (a - c) / den if abs(den) > 1e-12 else 0.0
+    return float(t0 + (phases[j] + np.clip(off, -0.5, 0.5) / phases.size) * period)
+
+
+def _hits(t: np.ndarray, grid: GridSegment, span: GridSegment, tol: float = 0.1) -> int:
+    """Onsets in ``span``'s time range within ``tol`` periods of ``grid``'s beats."""
+    x = t[(t >= span.start_s) & (t < span.end_s)]
+    r = (x - grid.t0) / grid.period
+    return int(np.count_nonzero(np.abs(r - np.round(r)) < tol))
+
+
+def _recheck_phase(seg: GridSegment, onsets) -> GridSegment:
+    """Shift a fitted grid by half a beat if both the kicks and the snares/claps of the whole
+    segment fall there rather than on it (quarter shifts are left alone: syncopated kicks).
+
+    The phase is first chosen in the densest stretch only, where an off-beat bass can
+    outweigh the kicks; over the whole segment the kicks win.
+    """
+    kt, kw, ot, ow, mt, mw = onsets[:6]
+    sk = (kt >= seg.start_s) & (kt < seg.end_s)
+    sm = (mt >= seg.start_s) & (mt < seg.end_s)
+    shifts = np.array([0.0, 0.5])
+    kick = _phase_profile(kt[sk], kw[sk] ** 2, seg.period, seg.t0, shifts)
+    mid = _phase_profile(mt[sm], mw[sm], seg.period, seg.t0, shifts)
+    # Only when kicks and snares/claps agree: a loud slap bass can outweigh the kicks in
+    # the low band while the claps still mark the beat, and off-beat stabs the claps.
+    if not (kick[1] > 1.1 * kick[0] and mid[1] > 1.1 * mid[0]):
+        return seg
+    best = 1
+    sel = (ot >= seg.start_s) & (ot < seg.end_s)
+    t0 = seg.t0 + shifts[best] * seg.period
+    period, t0, m, rms = _fit_grid(ot[sel], ow[sel], seg.period, t0)
+    k = (0.5 * (seg.start_s + seg.end_s) - seg.t0) / seg.period - (0.5 * (seg.start_s + seg.end_s) - t0) / period
+    if m.sum() < 8 or abs(np.log(period / seg.period)) > 0.006 or abs(k - round(k) - 0.0) < 0.1:
+        return seg  # the refit slid back onto the old grid, or does not fit: keep the old one
+    return GridSegment(seg.start_s, seg.end_s, period, t0, int(m.sum()), rms * 1000.0)
 
 
 def _densest_window(t: np.ndarray, w: np.ndarray, start: float, end: float, width: float) -> tuple[float, float]:
@@ -431,6 +527,7 @@ def track_beats(feat: TrackFeatures) -> BeatGrid:
     onsets = (kt, kw, ot, ow, mt, mw, et, ew)
     segs: list[GridSegment] = []
     for start, end, bpm in coarse:
+        bpm = _kick_aligned_tempo(kt, kw, start, end, bpm)
         seg = _fit_segment(onsets, start, end, bpm)
         pieces = [seg] if seg is not None else _fit_cover(onsets, start, end, lt)
         for piece in pieces:
@@ -441,20 +538,25 @@ def track_beats(feat: TrackFeatures) -> BeatGrid:
     merged = [segs[0]]
     for s in segs[1:]:
         p = merged[-1]
-        same_tempo = abs(np.log(s.period / p.period)) < 2e-4
-        k = (s.t0 - p.t0) / p.period
-        same_phase = abs(k - round(k)) * p.period < 0.01
-        if same_tempo and same_phase:
+        same_tempo = abs(np.log(s.period / p.period)) < 5e-4
+        if same_tempo:
+            # One grid over both, its phase chosen where the onsets are densest (a drop's
+            # kicks settle the phase of a kickless intro); kept apart unless it explains the
+            # onsets of both about as well as their own grids do (a phase jump in a DJ mix).
             refit = _fit_segment(onsets, p.start_s, s.end_s, p.bpm)
-            if refit is not None:
+            if refit is not None and all(_hits(kt, refit, q) >= 0.8 * _hits(kt, q, q) for q in (p, s)):
                 merged[-1] = refit
                 continue
         merged.append(s)
-    segs = merged
+    segs = [_recheck_phase(s, onsets) for s in merged]
     _place_boundaries(segs, ot, ow)
     first, last = _active_span(feat)
     # (A beat up to 20 ms before the start is kept, at 0: the onsets' timing is a few ms early.)
     segs[0].start_s = max(-0.02, first - 0.5 * segs[0].period)
+    # The grid ends half a beat after the last clear onset, not in a decaying reverb tail.
+    strong = et[ew >= 0.1 * np.percentile(ew, 90)] if ew.size else et
+    if strong.size:
+        last = min(last, float(strong[-1]) + 0.5 * segs[-1].period)
     segs[-1].end_s = min(dur, last + 1e-6)
 
     beats, owner = [], []

@@ -35,6 +35,9 @@ class DropParams:
     top_db: float = 80.0
     #: How far (seconds) a boundary may move when snapped to the grid.
     snap_window_s: float = 3.5
+    #: "layers": drops where kick and bass return after 4 bars without them (:mod:`.layers`);
+    #: "paper": the reference loudness rule above (snapped to bar lines).
+    method: str = "layers"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -172,6 +175,21 @@ def _snap(t: float, grid: np.ndarray, phrases: np.ndarray, db_t: np.ndarray, db:
             if step[pbest] >= 0.9 * step[best] and step[pbest] > 0:
                 best = int(pbest)
     return float(cand[best])
+
+
+def drops_from_bars(ranges: list[tuple[int, int]], edges: np.ndarray, sumsq_hops: np.ndarray,
+                    params: DropParams = DropParams()) -> list[dict]:
+    """Drops given as bar ranges ``[a, b)`` of the bar ``edges`` (s), with their loudness (dBFS)."""
+    hop_s = params.hop_length / params.sample_rate
+    rms = rms_frames(sumsq_hops, params)
+    t = np.arange(rms.size) * hop_s
+    out = []
+    for a, b in ranges:
+        start, end = float(edges[a]), float(edges[b])
+        i, j = np.searchsorted(t, [start, end])
+        ms = np.mean(rms[i:j] ** 2) if j > i else 0.0
+        out.append({"start_s": start, "end_s": end, "loudness_db": float(10 * np.log10(max(ms, 1e-10)))})
+    return out
 
 
 def snap_drops(drops: list[tuple[float, float]], downbeats: np.ndarray, phrases: np.ndarray,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import BarLayers
 from .onsets import TrackFeatures, kick_envelope
 
 #: Longest build (bars) and the bar multiple a build boundary falls on.
@@ -80,8 +81,22 @@ def _build_length(B: np.ndarray) -> int:
     return best
 
 
-def label_bars(feat: TrackFeatures, downbeats: np.ndarray, end_s: float, drops: list[dict]) -> list[str]:
-    """One label per bar (bar ``i`` spans ``downbeats[i]`` to the next bar line or ``end_s``)."""
+def _roll_length(layers: BarLayers, a: int, b: int) -> int:
+    """Bars at the end of the stretch ``[a, b)`` that are a build (:attr:`BarLayers.build`)."""
+    k = 0
+    while b - k - 1 >= a and layers.build[b - k - 1]:
+        k += 1
+    return k
+
+
+def label_bars(feat: TrackFeatures, downbeats: np.ndarray, end_s: float, drops: list[dict],
+               layers: BarLayers | None = None) -> list[str]:
+    """One label per bar (bar ``i`` spans ``downbeats[i]`` to the next bar line or ``end_s``).
+
+    With ``layers``, the build bars (a snare/clap roll and its climb) right before a drop
+    are the build; otherwise (and where no roll leads in) the rising-tension rule of
+    :func:`_build_length` decides.
+    """
     db = np.asarray(downbeats, dtype=np.float64)
     n = db.size
     if n == 0:
@@ -105,7 +120,8 @@ def label_bars(feat: TrackFeatures, downbeats: np.ndarray, end_s: float, drops: 
             labels[a:b] = "outro"
             continue
         labels[a:b] = "intro" if b <= first else "breakdown"
-        k = _build_length(B[a:b])
+        k = _roll_length(layers, a, b) if layers is not None else 0
+        k = k or _build_length(B[a:b])
         if k:
             labels[b - k : b] = "build"
     return list(labels)

@@ -23,7 +23,8 @@ from ..timeline import new_timeline, validate_timeline
 from .beats import BeatGrid, track_beats
 from .cache import AnalysisCache, cache_key, code_version
 from .downbeats import BARS_PER_PHRASE, find_downbeats, find_phrases
-from .drops import DropParams, detect_drops, detect_drops_per_segment, snap_drops
+from .drops import DropParams, detect_drops, detect_drops_per_segment, drops_from_bars, snap_drops
+from .layers import bar_layers, drop_bars, loud_drops
 from .onsets import CHROMA_HOP, CHROMA_NFFT, CHROMA_SR, LOUD_SR, ONSET_HOP, ONSET_NFFT, ONSET_SR, TrackFeatures, extract_features
 from .sections import label_bars, sections_from_labels
 
@@ -137,6 +138,7 @@ def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()
     grid = track_beats(feat)
     warnings = list(grid.warnings)
     beats = grid.beats
+    db_idx = np.zeros(0, dtype=int)
     if beats.size:
         db_idx = find_downbeats(feat, beats, grid.beat_segment)
         ph_idx = find_phrases(feat, beats, db_idx, grid.beat_segment)
@@ -144,10 +146,17 @@ def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()
     else:
         downbeats = phrases = np.zeros(0)
     drops: list[dict] = []
-    min_len = drop_params.skip_s + drop_params.min_length_s
+    layers = bar_layers(feat, beats, downbeats, dur) if downbeats.size else None
     if not beats.size:
         warnings.append("no drops detected (no beat grid)")
-    elif dur < min_len:
+    elif drop_params.method == "layers":
+        if layers is not None:
+            bar_seg = grid.beat_segment[db_idx] if len(grid.beat_segment) == beats.size else None
+            ranges = loud_drops(drop_bars(layers.full), layers, bar_seg)
+            drops = drops_from_bars(ranges, layers.edges, feat.loud_sumsq, drop_params)
+        if not drops:
+            warnings.append("no drop found (the kick and bass never return after 4 bars without them)")
+    elif dur < drop_params.skip_s + drop_params.min_length_s:
         warnings.append(f"no drops detected (track too short: the drop rule skips {drop_params.skip_s:g} s "
                         f"and needs {drop_params.min_length_s:g} s more)")
     else:
@@ -159,7 +168,7 @@ def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()
         drops = snap_drops(raw, downbeats, phrases, feat.loud_sumsq, dur, drop_params)
         if not drops:
             warnings.append(f"no drop found (no loud stretch of {drop_params.min_length_s:g} s or more)")
-    labels = label_bars(feat, downbeats, dur, drops)
+    labels = label_bars(feat, downbeats, dur, drops, layers)
     sections = sections_from_labels(labels, downbeats, dur)
     if sections:
         sections[0]["start_s"] = 0.0
