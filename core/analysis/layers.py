@@ -229,7 +229,7 @@ def bass_threshold(levels: np.ndarray, min_split_db: float = BASS_SPLIT_DB) -> f
 #: candidate's of the same tempo segment is an intro or breakdown with a quieter bass line.
 DROP_LEVEL_DB = 4.0
 #: A loudness step (dB) inside a run of full bars without a gap before it that starts a drop.
-STEP_DB = 6.0
+STEP_DB = 5.0
 
 
 def _step_up(x: np.ndarray, width: int = 4) -> np.ndarray:
