@@ -216,14 +216,6 @@ def _kick_aligned_tempo(kt: np.ndarray, kw: np.ndarray, start: float, end: float
     return best
 
 
-def _comb_mass(t: np.ndarray, w: np.ndarray, period: float, t0: float, width: float = 0.05) -> float:
-    """Weighted onset mass near grid points (Gaussian of ``width`` periods), normalised."""
-    if t.size == 0 or w.sum() <= 0:
-        return 0.0
-    d = ((t - t0) / period + 0.5) % 1.0 - 0.5
-    return float(np.sum(w * np.exp(-0.5 * (d / width) ** 2)) / w.sum())
-
-
 #: Von Mises concentration of the phase kernel (about 0.05 periods wide).
 PHASE_KAPPA = 60.0
 #: Weight of mid-band (snare, clap) onsets beside kicks when choosing the beat phase.
@@ -276,7 +268,7 @@ def _recheck_phase(seg: GridSegment, onsets) -> GridSegment:
     segment fall there rather than on it (quarter shifts are left alone: syncopated kicks).
 
     The phase is first chosen in the densest stretch only, where an off-beat bass can
-    outweigh the kicks; over the whole segment the kicks win.
+    outweigh the kicks; over the whole segment both kicks and claps must agree on the shift.
     """
     kt, kw, ot, ow, mt, mw = onsets[:6]
     sk = (kt >= seg.start_s) & (kt < seg.end_s)
@@ -288,12 +280,11 @@ def _recheck_phase(seg: GridSegment, onsets) -> GridSegment:
     # the low band while the claps still mark the beat, and off-beat stabs the claps.
     if not (kick[1] > 1.1 * kick[0] and mid[1] > 1.1 * mid[0]):
         return seg
-    best = 1
     sel = (ot >= seg.start_s) & (ot < seg.end_s)
-    t0 = seg.t0 + shifts[best] * seg.period
-    period, t0, m, rms = _fit_grid(ot[sel], ow[sel], seg.period, t0)
-    k = (0.5 * (seg.start_s + seg.end_s) - seg.t0) / seg.period - (0.5 * (seg.start_s + seg.end_s) - t0) / period
-    if m.sum() < 8 or abs(np.log(period / seg.period)) > 0.006 or abs(k - round(k) - 0.0) < 0.1:
+    period, t0, m, rms = _fit_grid(ot[sel], ow[sel], seg.period, seg.t0 + 0.5 * seg.period)
+    c = 0.5 * (seg.start_s + seg.end_s)
+    k = (c - seg.t0) / seg.period - (c - t0) / period
+    if m.sum() < 8 or abs(np.log(period / seg.period)) > 0.006 or abs(k - round(k)) < 0.1:
         return seg  # the refit slid back onto the old grid, or does not fit: keep the old one
     return GridSegment(seg.start_s, seg.end_s, period, t0, int(m.sum()), rms * 1000.0)
 

@@ -180,16 +180,22 @@ def _snap(t: float, grid: np.ndarray, phrases: np.ndarray, db_t: np.ndarray, db:
 def drops_from_bars(ranges: list[tuple[int, int]], edges: np.ndarray, sumsq_hops: np.ndarray,
                     params: DropParams = DropParams()) -> list[dict]:
     """Drops given as bar ranges ``[a, b)`` of the bar ``edges`` (s), with their loudness (dBFS)."""
-    hop_s = params.hop_length / params.sample_rate
+    rms, t = _rms_and_times(sumsq_hops, params)
+    return [{"start_s": float(edges[a]), "end_s": float(edges[b]), "loudness_db": _span_db(rms, t, edges[a], edges[b])}
+            for a, b in ranges]
+
+
+def _rms_and_times(sumsq_hops: np.ndarray, params: DropParams) -> tuple[np.ndarray, np.ndarray]:
+    """RMS frames of the drop rule and their times (s)."""
     rms = rms_frames(sumsq_hops, params)
-    t = np.arange(rms.size) * hop_s
-    out = []
-    for a, b in ranges:
-        start, end = float(edges[a]), float(edges[b])
-        i, j = np.searchsorted(t, [start, end])
-        ms = np.mean(rms[i:j] ** 2) if j > i else 0.0
-        out.append({"start_s": start, "end_s": end, "loudness_db": float(10 * np.log10(max(ms, 1e-10)))})
-    return out
+    return rms, np.arange(rms.size) * (params.hop_length / params.sample_rate)
+
+
+def _span_db(rms: np.ndarray, t: np.ndarray, start: float, end: float) -> float:
+    """Mean RMS level (dBFS, mean square of the frames) between two times."""
+    i, j = np.searchsorted(t, [start, end])
+    ms = np.mean(rms[i:j] ** 2) if j > i else 0.0
+    return float(10 * np.log10(max(ms, 1e-10)))
 
 
 def snap_drops(drops: list[tuple[float, float]], downbeats: np.ndarray, phrases: np.ndarray,
@@ -199,9 +205,7 @@ def snap_drops(drops: list[tuple[float, float]], downbeats: np.ndarray, phrases:
     Returns ``[{"start_s", "end_s", "loudness_db"}]`` (loudness: mean RMS in dBFS),
     sorted, non-overlapping, each at least one bar long.
     """
-    hop_s = params.hop_length / params.sample_rate
-    rms = rms_frames(sumsq_hops, params)
-    t = np.arange(rms.size) * hop_s
+    rms, t = _rms_and_times(sumsq_hops, params)
     db_abs = 20.0 * np.log10(np.maximum(rms, 1e-5))
     grid = np.asarray(downbeats, dtype=np.float64)
     # Bar line after the last downbeat (end of the last bar) is a valid end boundary too.
@@ -221,8 +225,5 @@ def snap_drops(drops: list[tuple[float, float]], downbeats: np.ndarray, phrases:
             a2 = out[-1]["end_s"]
         if b2 - a2 < min(bar_s, 1.0):
             continue
-        i, j = np.searchsorted(t, [a2, b2])
-        ms = np.mean(rms[i:j] ** 2) if j > i else 0.0
-        out.append({"start_s": float(a2), "end_s": float(b2),
-                    "loudness_db": float(10 * np.log10(max(ms, 1e-10)))})
+        out.append({"start_s": float(a2), "end_s": float(b2), "loudness_db": _span_db(rms, t, a2, b2)})
     return out

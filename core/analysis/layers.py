@@ -8,7 +8,7 @@ per-bar evidence on the beat grid:
   strength between the beats (a kick hits on the beat; a roll or a bass line hits between);
 * bass: the level (80th percentile) of the low-band energy between the beats (from 0.3 to 0.9
   of each beat, past the kick's attack), in dB; an off-beat or rolling bass line fills it, a kick alone hardly does;
-* roll: mid-band onsets per bar (claps and snares; a roll has 8 or more);
+* roll: mid-band onsets per bar (claps and snares; a 16th-note roll has 12 or more);
 * level: the bar's loudness (dB) and high-band energy, for the section labels.
 
 Thresholds are relative to the track itself (its loudest kicks and bass), so mastering level
@@ -17,6 +17,7 @@ does not matter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,7 +66,8 @@ class BarLayers:
     kick: np.ndarray
     bass: np.ndarray
 
-    @property
+    # The derived flags are computed once: labelling reads them bar by bar.
+    @cached_property
     def full(self) -> np.ndarray:
         """Bars with kick and bass (the drop's low end), outside builds.
 
@@ -78,7 +80,6 @@ class BarLayers:
         where the bass comes in.
         """
         k, b = self.kick & ~self.build, self.bass
-        n = k.size
         out = k & b
         for i in np.nonzero(k & ~b)[0]:
             before = b[max(0, i - 2):i] & k[max(0, i - 2):i]
@@ -87,9 +88,9 @@ class BarLayers:
                 continue
             if np.any(before) or i == 0 or out[i - 1] or not k[i - 1]:
                 out[i] = True
-        return out[:n]
+        return out
 
-    @property
+    @cached_property
     def build(self) -> np.ndarray:
         """Bars of a build: each run of roll bars, and before it the bars over which the roll
         still climbs (quieter 8th-note hits: at least ``BUILD_MIN_ONSETS`` mid-band onsets and
@@ -120,7 +121,7 @@ class BarLayers:
             i = j
         return out
 
-    @property
+    @cached_property
     def roll(self) -> np.ndarray:
         """Bars with a snare/clap roll (two bars or more): many more mid-band onsets than the
         track's kick bars have."""

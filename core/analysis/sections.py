@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import BarLayers
+from .layers import BUILD_STEP_BARS, MAX_BUILD_BARS, BarLayers
 from .onsets import TrackFeatures, kick_envelope
 
-#: Longest build (bars) and the bar multiple a build boundary falls on.
-MAX_BUILD_BARS = 16
-BUILD_STEP_BARS = 4
 #: Minimal rank correlation with time of a rising build feature.
 BUILD_TREND = 0.8
 
@@ -81,7 +78,7 @@ def _build_length(B: np.ndarray) -> int:
     return best
 
 
-def _roll_length(layers: BarLayers, a: int, b: int) -> int:
+def _layer_build_length(layers: BarLayers, a: int, b: int) -> int:
     """Bars at the end of the stretch ``[a, b)`` that are a build (:attr:`BarLayers.build`)."""
     k = 0
     while b - k - 1 >= a and layers.build[b - k - 1]:
@@ -120,7 +117,7 @@ def label_bars(feat: TrackFeatures, downbeats: np.ndarray, end_s: float, drops: 
             labels[a:b] = "outro"
             continue
         labels[a:b] = "intro" if b <= first else "breakdown"
-        k = _roll_length(layers, a, b) if layers is not None else 0
+        k = _layer_build_length(layers, a, b) if layers is not None else 0
         k = k or _build_length(B[a:b])
         if k:
             labels[b - k : b] = "build"
