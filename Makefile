@@ -66,7 +66,8 @@ compat: system-deps install
 	.venv-bpy$(BPY_COMPAT)/bin/python tools/blender_compat.py --zip $$(ls -t $(OUT)/compat/mainstage_vfx-*.zip | head -1) \
 		--timeline $(OUT)/compat/track.timeline.json --out $(OUT)/compat/render
 
-bench: system-deps $(VENV)/.stamp-bench
+bench: $(VENV)/.stamp-bench
+	@bash .ci/install-system-deps --bench
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

@@ -199,3 +199,22 @@ def test_the_addon_core_is_the_installed_core_in_a_checkout():
         assert real.__spec__.name == f"mainstage.core.{name}", name  # its own spec, not the alias's
     assert not hasattr(mainstage.core.errors, "__path__")  # a module stays a module
     assert importlib.resources.files("mainstage.core.schemas").joinpath("timeline.schema.json").is_file()
+
+
+def test_every_import_of_our_namespace_resolves_to_a_file():
+    """A relative import one level too deep (``from ...synthhouse`` for ``..synthhouse``) lands
+    on a name that does not exist; lazy imports inside functions only fail when they run."""
+    missing = []
+    for rel in _sources():
+        if rel.parts[0] not in PACKAGES:
+            continue
+        for node in ast.walk(ast.parse((ROOT / rel).read_text(encoding="utf-8"), filename=str(rel))):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            for target in _targets(rel, node):
+                if target == ["<outside the package>"] or (target[:2] == ["mainstage", "blender_addon"] and
+                                                         target[2:3] == ["core"]):
+                    continue
+                if target[0] == "mainstage" and _file_of(target) is None and _file_of(target[:-1]) is None:
+                    missing.append(f"{rel}:{node.lineno} {'.'.join(target)}")
+    assert not missing, missing

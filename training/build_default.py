@@ -24,18 +24,36 @@ from pathlib import Path
 #: Track structure of the training material: every section type long enough for whole
 #: 4-bar windows (the runtime labels every bar, not only drops).
 STRUCTURE = "intro:8,build:8,drop:16,breakdown:8,build:8,drop:16,outro:8"
-TRAIN_SET = {"tracks_per_genre": 16, "mixtures": 3.0, "seed": 1}
+#: 16 SynthHouse tracks per genre plus 2.5 x 128 mixtures, and 8 GM-rendered tracks per genre
+#: (training/gmrender: the same arrangements through fluidsynth and GM soundfonts) plus 32 mixtures.
+TRAIN_SET = {"tracks_per_genre": 16, "mixtures": 2.5, "seed": 1, "gm_tracks_per_genre": 8, "gm_mixtures": 0.5}
 HELD_OUT_SET = {"tracks_per_genre": 4, "mixtures": 2.0, "seed": 99}
 DJ_SET_SEED = 7
-TRAIN = {"model": "default", "labels": "soft", "epochs": 16, "clips_per_drop": 4, "clips_outside_drops": 8,
-         "track_loss": 1.0, "select": "track", "drops": "auto", "seed": 0, "resample": False}
+#: Augmentations (training/features/augment.py): spectral tilt and fades up to 6 dB, a random
+#: master EQ (low/high cuts, shelves) on half the clips, noise at 12-35 dB SNR on a quarter, and
+#: pitch (+-2.5 semitones) and tempo (+-8 %) warps of the features on half.
+#: Mixup stays off: it cannot be combined with the track-level loss (a mixed clip has no track).
+TRAIN = {"model": "default", "labels": "soft", "epochs": 24, "clips_per_drop": 4, "clips_outside_drops": 12,
+         "track_loss": 1.0, "select": "track", "drops": "auto", "seed": 0, "resample": False,
+         "gain_db": 6.0, "eq": 0.5, "noise": 0.25, "warp": 0.5}
 NAME = "mainstage-default-synthhouse"
 DESCRIPTION = (
-    "Default genre model of Mainstage VFX: a small CNN with attention pooling over 4-bar log-mel windows. "
-    "Trained ONLY on SynthHouse, the project's procedural synthetic house music: it has learned synthetic "
-    "music, and its output on real tracks means little. Real tracks need a model trained on real, labelled "
-    "music (mainstage train on your own manifest, then mainstage analyze --model)."
+    "Default genre model of Mainstage VFX: a small CNN with attention pooling over 4-bar log-mel windows, "
+    "with a Mahalanobis novelty score on its embedding. Trained only on synthetic music: SynthHouse (the "
+    "project's procedural house generator, domain-randomised) and SynthHouse arrangements rendered by "
+    "fluidsynth with GM soundfonts. It has never heard real labelled house music, so its genres on real tracks "
+    "are unverified; the novelty score says when a track is unlike what it learned. Real tracks need a model "
+    "trained on real, labelled music (mainstage train on your own manifest, then mainstage analyze --model)."
 )
+#: Copied into every timeline's ``model`` field (docs/genre-model.md says the same at length).
+PROVENANCE = {
+    "trained_on": ("synthetic only: SynthHouse, domain-randomised (real drum one-shots from Debian packages, "
+                   "vocal-like lines and speech, FX, random mix and master chains), and SynthHouse arrangements "
+                   "rendered by fluidsynth with GM soundfonts; 8 genres, pure tracks and 2-3 genre mixtures"),
+    "validated_on": ("held-out SynthHouse seeds (pure tracks, mixtures, a DJ set) and their EQ'd, noisy, "
+                     "encoded, pitched and stretched versions; real electronic game music only for domain shift "
+                     "and novelty, without genre labels. NOT validated on real labelled house music"),
+}
 
 
 def default_model_path() -> Path:
@@ -56,7 +74,9 @@ def main(argv=None) -> int:
 
     from ..core.atomic import write_json_atomic
     from ..core.genre import metadata_path
-    from ..synthhouse.dataset import build_dataset
+    from .synthhouse.dataset import build_dataset
+    from .synthhouse.plan import SYNTH_VERSION
+    from .gmrender import GM_VERSION
     from .evaluation.held_out import evaluate_dj_set, evaluate_tracks
     from .export import export_checkpoint
     from .run.config import TrainConfig
@@ -81,7 +101,8 @@ def main(argv=None) -> int:
         cfg = TrainConfig(data=str(work / "data" / "manifest.csv"), out=str(work / "run"), threads=args.threads,
                           progress=False, **TRAIN)
         step("train", lambda: train(cfg))
-        step("export", lambda: export_checkpoint(work / "run" / "best.pt", out, name=NAME, description=DESCRIPTION))
+        step("export", lambda: export_checkpoint(work / "run" / "best.pt", out, name=NAME, description=DESCRIPTION,
+                                                 provenance=PROVENANCE))
     step("render held-out set", lambda: build_dataset(work / "heldout", structure=STRUCTURE, fmt="flac", jobs=args.jobs,
                                                       val_fraction=0.0, test_fraction=0.0, progress=False,
                                                       **HELD_OUT_SET))
@@ -101,6 +122,8 @@ def main(argv=None) -> int:
     meta["metrics"]["held_out"] = held
     synth = meta["training"].setdefault("synthhouse", {})
     synth["train_set"] = {**TRAIN_SET, "structure": STRUCTURE}
+    synth["synth_version"] = SYNTH_VERSION
+    synth["gm_version"] = GM_VERSION
     synth["evaluation_seconds" if args.evaluate_only else "build_seconds"] = timings
     write_json_atomic(mp, meta)
     write_json_atomic(work / "held_out_metrics.json", held)

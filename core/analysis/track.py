@@ -27,6 +27,7 @@ from .drops import DropParams, detect_drops, detect_drops_per_segment, drops_fro
 from .layers import bar_layers, drop_bars, loud_drops
 from .onsets import CHROMA_HOP, CHROMA_NFFT, CHROMA_SR, LOUD_SR, ONSET_HOP, ONSET_NFFT, ONSET_SR, TrackFeatures, extract_features
 from .sections import label_bars, sections_from_labels
+from .traits import BarTraits, head_digest, measure_bar_traits
 
 
 # --------------------------------------------------------------------------- genres
@@ -68,8 +69,8 @@ def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.nd
 
     Returns
     -------
-    (genre_windows, genre_summary, model_info, warnings)
-        Empty windows, None, None and a warning when no model is installed.
+    (genre_windows, genre_summary, model_info, warnings, genre_confidence)
+        Empty windows, None, None, a warning and None when no model is installed.
 
     Raises
     ------
@@ -80,7 +81,7 @@ def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.nd
 
     mpath = _resolve_model(model)
     if mpath is None:
-        return [], None, None, ["no genre model installed: genre fields are empty"]
+        return [], None, None, ["no genre model installed: genre fields are empty"], None
     try:
         mtime = mpath.stat().st_mtime
     except OSError:
@@ -88,16 +89,26 @@ def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.nd
     gm = _load_model(str(mpath), mtime)
     out = analyze_genres_file(path, downbeats=downbeats if len(downbeats) >= 2 else None, drops=drops,
                               model=gm, smoothing=smoothing)
-    return out["genre_windows"], out["genre_summary"], out["model"], list(out.get("warnings", []))
+    return (out["genre_windows"], out["genre_summary"], out["model"], list(out.get("warnings", [])),
+            out.get("genre_confidence"))
 
 
 def genre_cache_token(model: str | os.PathLike | None = None, smoothing: int = DEFAULT_SMOOTHING) -> str | None:
-    """Identity of the genre model for cache keys (sha256 of the file + smoothing); None without a model."""
+    """Identity of the genre model for cache keys: sha256 of the ONNX file and of its metadata JSON
+    (genre order, output kind, window length change the result as much as the weights) plus the
+    smoothing; None without a model."""
     mpath = _resolve_model(model)
     if mpath is None or not mpath.is_file():
         return None
     st = mpath.stat()
-    return f"{_file_digest(str(mpath), st.st_mtime, st.st_size)}:s{int(smoothing)}"
+    token = _file_digest(str(mpath), st.st_mtime, st.st_size)
+    meta = mpath.with_suffix(".json")
+    try:
+        mst = meta.stat()
+        token += ":" + _file_digest(str(meta), mst.st_mtime, mst.st_size)[:16]
+    except OSError:
+        pass  # missing metadata: loading the model reports it
+    return f"{token}:s{int(smoothing)}"
 
 
 @lru_cache(maxsize=16)
@@ -116,6 +127,7 @@ class GridAnalysis:
     drops: list[dict]
     sections: list[dict]
     warnings: list[str] = field(default_factory=list)
+    bar_traits: BarTraits | None = None
 
 
 def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True,
@@ -127,13 +139,14 @@ def analysis_params(drop_params: DropParams = DropParams(), genre: bool = True,
         "loudness_sample_rate": LOUD_SR,
         "drop_rule": drop_params.to_dict(),
         "bars_per_phrase": BARS_PER_PHRASE,
+        "traits": {"head": head_digest()},
         "genre": {"enabled": bool(genre), "model": genre_cache_token(model, smoothing) if genre else None,
                   "windows_bars": 4, "step_bars": 1, "smoothing": int(smoothing)},
     }
 
 
-def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()) -> GridAnalysis:
-    """Beat grid, downbeats, phrases, drops and sections from a track's features."""
+def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams(), traits: bool = True) -> GridAnalysis:
+    """Beat grid, downbeats, phrases, drops, sections and (``traits``) the bar traits from a track's features."""
     dur = feat.duration_s
     grid = track_beats(feat)
     warnings = list(grid.warnings)
@@ -172,7 +185,10 @@ def analyze_features(feat: TrackFeatures, drop_params: DropParams = DropParams()
     sections = sections_from_labels(labels, downbeats, dur)
     if sections:
         sections[0]["start_s"] = 0.0
-    return GridAnalysis(grid, downbeats, phrases, drops, sections, warnings)
+    bar_traits = measure_bar_traits(feat, beats, downbeats, layers, sections) if traits and layers is not None else None
+    if traits and bar_traits is None:
+        warnings.append("no bar traits (no beat grid)" if layers is None else "no bar traits (no trait head installed)")
+    return GridAnalysis(grid, downbeats, phrases, drops, sections, warnings, bar_traits)
 
 
 def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures, res: GridAnalysis,
@@ -187,11 +203,11 @@ def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures,
             segs.append({"start_s": a, "end_s": b, "bpm": round(s.bpm, 4)})
     warnings = list(res.warnings)
     if genre:
-        windows, summary, model_info, gw = infer_genres(path, info, res.grid.beats, res.downbeats, res.drops,
-                                                        model=model, smoothing=smoothing)
+        windows, summary, model_info, gw, confidence = infer_genres(path, info, res.grid.beats, res.downbeats,
+                                                                    res.drops, model=model, smoothing=smoothing)
         warnings += gw
     else:
-        windows, summary, model_info = [], None, None
+        windows, summary, model_info, confidence = [], None, None, None
     analysis = dict(params)
     analysis.update({
         "decoder": info.decoder, "format": info.format, "subtype": info.subtype,
@@ -200,13 +216,16 @@ def build_timeline(path: str, info: AudioInfo, sha256: str, feat: TrackFeatures,
                   "matched_onsets": s.matched, "residual_ms": None if not np.isfinite(s.residual_ms) else s.residual_ms}
                  for s in res.grid.segments],
     })
-    return new_timeline(
+    doc = new_timeline(
         file=path, duration_s=dur, sample_rate=info.sample_rate, sha256=sha256, channels=info.channels,
         bpm=None if res.grid.bpm is None else round(res.grid.bpm, 4), tempo_segments=segs,
         beats=np.round(res.grid.beats, 6), downbeats=np.round(res.downbeats, 6), phrases=np.round(res.phrases, 6),
         sections=res.sections, drops=res.drops, genre_windows=windows, genre_summary=summary, model=model_info,
-        analysis=analysis, warnings=warnings,
+        analysis=analysis, warnings=warnings, genre_confidence=confidence,
     )
+    if res.bar_traits is not None:
+        doc["bar_traits"] = res.bar_traits.to_json()
+    return doc
 
 
 class _CacheHit(Exception):

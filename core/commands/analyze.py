@@ -76,6 +76,10 @@ def _summary(doc: dict) -> str:
     if len(segs) > 1:
         tempo += f" ({len(segs)} tempo segments)"
     text = f"{tempo}, {len(doc['downbeats'])} bars, {len(doc['drops'])} drops"
+    summary, conf = doc.get("genre_summary"), doc.get("genre_confidence")
+    if summary is not None and conf is not None and conf["level"] != "none":
+        top = max(range(len(summary)), key=summary.__getitem__)
+        text += f", {doc['genres'][top]} {summary[top]:.0%} (confidence {conf['confidence']:.2f}, {conf['level']})"
     if doc["warnings"]:
         text += " [" + "; ".join(doc["warnings"]) + "]"
     return text

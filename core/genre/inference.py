@@ -24,6 +24,17 @@ from .windows import DEFAULT_SMOOTHING, smooth_windows, summarize, window_grid
 FRAME_QUANTUM = 8
 #: Audio per feature block: long mixes are featurised in pieces of about this length (s).
 BLOCK_SECONDS = 600.0
+#: A window whose mean mel power is below this (dB, the scale of ``features.track_mel_db``:
+#: full-scale pink noise reads +7, a mastered house track about -7, 16-bit dither -81) is
+#: silent, i.e. about 58 dB below a mastered track: it gets a uniform distribution and no
+#: confidence, and counts for nothing in the summary.
+SILENT_WINDOW_DB = -65.0
+#: A track with at least this share of silent windows has no genre.
+SILENT_TRACK_SHARE = 0.9
+#: Share of (non-silent) windows above the novelty threshold that makes the track "low".
+LOW_CONFIDENCE_OOD_SHARE = 0.5
+#: Without a beat grid, this share above the threshold means "not music": no genre.
+NON_MUSIC_OOD_SHARE = 0.9
 
 
 def _frame_plan(model: GenreModel, starts, ends) -> tuple[np.ndarray, np.ndarray]:
@@ -65,9 +76,12 @@ def analyze_genres(audio, sample_rate: int, *, downbeats: Sequence[float] | None
     Returns
     -------
     dict
-        ``genre_windows`` (list of ``{"start_s", "end_s", "probs"}``), ``genre_summary``
-        (8 floats, or None for empty audio), ``model`` (``{"name", "sha256", "kind"}``),
-        ``warnings`` (list of str) and ``windowing`` (``"bars"`` or ``"seconds"``).
+        ``genre_windows`` (list of ``{"start_s", "end_s", "probs", "confidence"}``, plus
+        ``"novelty"`` for models with a novelty output), ``genre_summary`` (8 floats, or None
+        for empty audio; uniform when there is no genre to hear), ``genre_confidence``
+        (``{"level", "confidence", "novelty", "out_of_domain", "silent"}``, None for empty
+        audio), ``model`` (``{"name", "sha256", "kind", ...}``), ``warnings`` (list of str)
+        and ``windowing`` (``"bars"`` or ``"seconds"``).
     """
     if not isinstance(model, GenreModel):
         model = load_genre_model(model)
@@ -106,10 +120,11 @@ def _analyze(read, duration: float, downbeats, drops, model: GenreModel, smoothi
     if downbeats is not None and len(downbeats) >= 2 and not on_grid:
         warnings.append("genre: beat grid too short for 4-bar windows; used 7.5 s windows")
     if starts.size == 0:
-        return {"genre_windows": [], "genre_summary": None, "model": model.info(), "warnings": warnings,
-                "windowing": "bars" if on_grid else "seconds"}
+        return {"genre_windows": [], "genre_summary": None, "model": model.info(), "genre_confidence": None,
+                "warnings": warnings, "windowing": "bars" if on_grid else "seconds"}
     first, lengths = _frame_plan(model, starts, ends)
     probs = np.zeros((starts.size, len(GENRES)))
+    novelty = np.full(starts.size, np.nan) if model.has_novelty else None
     loud = np.zeros(starts.size)
     chroma_mod = chroma if model.chroma else None
     # Feature blocks of about BLOCK_SECONDS of audio, each covering whole windows (windows are
@@ -136,15 +151,81 @@ def _analyze(read, duration: float, downbeats, drops, model: GenreModel, smoothi
                 x = np.concatenate([x[:, None], _cut(chroma_db, first[sel] - f0, int(n))], axis=1)
             else:
                 x = x[:, None]
-            probs[sel] = model.predict(x, batch_size=batch_size)
+            out = model.run(x, batch_size=batch_size)
+            probs[sel] = out["probs"]
+            if novelty is not None:
+                novelty[sel] = out["novelty"]
         i = j
+    silent = loud < SILENT_WINDOW_DB
+    probs[silent] = 1.0 / len(GENRES)  # nothing to classify: no genre, not the model's guess
     if smoothing:
         probs = smooth_windows(probs, int(smoothing))
-    summary = summarize(starts, ends, probs, drops=drops, loudness_db=loud)
-    windows = [{"start_s": float(s), "end_s": float(min(e, duration)), "probs": _round_probs(p)}
-               for s, e, p in zip(starts, ends, probs)]
+        probs[silent] = 1.0 / len(GENRES)
+    conf = window_confidence(probs, novelty)
+    conf[silent] = 0.0
+    summary = summarize(starts, ends, probs, drops=drops, loudness_db=loud, exclude=silent)
+    track_conf = _track_confidence(conf, novelty, silent, on_grid)
+    if track_conf["level"] == "none" or summary is None:
+        summary = np.full(len(GENRES), 1.0 / len(GENRES))
+    warnings.extend(_confidence_warnings(track_conf))
+    windows = []
+    for k, (s, e, p) in enumerate(zip(starts, ends, probs)):
+        w = {"start_s": float(s), "end_s": float(min(e, duration)), "probs": _round_probs(p)}
+        if novelty is not None and not silent[k]:
+            w["novelty"] = round(float(novelty[k]), 4)
+        w["confidence"] = round(float(conf[k]), 4)
+        windows.append(w)
     return {"genre_windows": windows, "genre_summary": _round_probs(summary), "model": model.info(),
-            "warnings": warnings, "windowing": "bars" if on_grid else "seconds"}
+            "genre_confidence": track_conf, "warnings": warnings, "windowing": "bars" if on_grid else "seconds"}
+
+
+def window_confidence(probs: np.ndarray, novelty: np.ndarray | None) -> np.ndarray:
+    """Confidence in [0, 1] of each window's distribution.
+
+    The top probability's margin over uniform, ``(p_max - 1/8) / (7/8)``, times a factor that
+    falls linearly from 1 at novelty 1 (the threshold fitted in training) to 0 at novelty 2:
+    a window unlike the training music gets no confidence however peaked its output is (the
+    model's own top probability does not tell in-domain from out-of-domain windows).
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.size == 0:
+        return np.zeros(0)
+    k = p.shape[1]
+    margin = np.clip((p.max(axis=1) - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
+    if novelty is None:
+        return margin
+    nov = np.nan_to_num(np.asarray(novelty, dtype=np.float64), nan=0.0)
+    return margin * np.clip(2.0 - nov, 0.0, 1.0)
+
+
+def _track_confidence(conf: np.ndarray, novelty: np.ndarray | None, silent: np.ndarray, on_grid: bool) -> dict:
+    """The timeline's ``genre_confidence`` (see docs/timeline.md)."""
+    heard = ~silent
+    silent_share = float(silent.mean()) if silent.size else 1.0
+    nov = novelty[heard] if novelty is not None else np.zeros(0)
+    ood = float(np.mean(nov > 1.0)) if nov.size else 0.0
+    level = "ok"
+    if silent_share >= SILENT_TRACK_SHARE or not heard.any():
+        level = "none"
+    elif novelty is not None and not on_grid and ood >= NON_MUSIC_OOD_SHARE:
+        level = "none"  # no beat grid and unlike anything learned: noise, speech, ambience
+    elif novelty is not None and ood > LOW_CONFIDENCE_OOD_SHARE:
+        level = "low"
+    return {"level": level, "confidence": round(float(conf[heard].mean()) if heard.any() and level != "none" else 0.0, 4),
+            "novelty": round(float(np.median(nov)), 4) if nov.size else None,
+            "out_of_domain": round(ood, 4), "silent": round(silent_share, 4)}
+
+
+def _confidence_warnings(tc: dict) -> list[str]:
+    if tc["level"] == "none":
+        if tc["silent"] >= SILENT_TRACK_SHARE:
+            return ["genre: the audio is silent; no genre"]
+        return [f"genre: no beat and {tc['out_of_domain']:.0%} of windows unlike the model's training music "
+                f"(noise, speech or not music?); no genre"]
+    if tc["level"] == "low":
+        return [f"genre: this track is unlike the music the model learned ({tc['out_of_domain']:.0%} of windows out "
+                f"of its domain); the genres are a guess"]
+    return []
 
 
 def _round_probs(p) -> list[float]:

@@ -103,6 +103,9 @@ class GenreModel:
         self.max_frames = inp.get("max_frames")
         self.output_name = metadata["output"]["name"]
         self.output_kind = metadata["output"]["kind"]
+        #: Graph outputs with the pooled embedding and its novelty score (None: the model has none).
+        self.embedding_name = metadata["output"].get("embedding")
+        self.novelty_name = metadata["output"].get("novelty")
         self.chroma = bool(metadata["features"]["chroma"])
         # Column permutation from the model's genre order to GENRES.
         self.order = np.array([metadata["genres"].index(g) for g in GENRES])
@@ -150,20 +153,35 @@ class GenreModel:
             raise GenreModelError(src, f"ONNX Runtime cannot load the model ({str(exc).splitlines()[0][:160]})") from None
         inputs = {i.name: i for i in session.get_inputs()}
         outputs = {o.name: o for o in session.get_outputs()}
-        name_in, name_out = meta["input"]["name"], meta["output"]["name"]
+        name_in = meta["input"]["name"]
         if name_in not in inputs or len(inputs[name_in].shape) != 4:
             raise GenreModelError(src, f"the graph has no 4-D input named {name_in!r} (has {sorted(inputs)})")
-        if name_out not in outputs:
-            raise GenreModelError(src, f"the graph has no output named {name_out!r} (has {sorted(outputs)})")
+        for key in ("name", "embedding", "novelty"):
+            name = meta["output"].get(key)
+            if name is not None and name not in outputs:
+                raise GenreModelError(src, f"the graph has no output named {name!r} (has {sorted(outputs)})")
         return cls(p, meta, session, digest)
 
     @property
     def name(self) -> str:
         return self.metadata["name"]
 
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the graph returns the pooled embedding (and :meth:`predict` can give it)."""
+        return self.embedding_name is not None
+
+    @property
+    def has_novelty(self) -> bool:
+        """Whether the graph returns a novelty score (1.0 = the threshold fitted in training)."""
+        return self.novelty_name is not None
+
     def info(self) -> dict:
-        """The timeline's ``model`` field: ``{"name", "sha256", "kind": "onnx"}``."""
-        return {"name": self.name, "sha256": self.sha256, "kind": "onnx"}
+        """The timeline's ``model`` field: ``{"name", "sha256", "kind": "onnx"}`` plus, when the
+        metadata has them, ``trained_on`` and ``validated_on``."""
+        out = {"name": self.name, "sha256": self.sha256, "kind": "onnx"}
+        out.update(self.metadata.get("provenance") or {})
+        return out
 
     def frames_for(self, frames: int) -> int:
         """Input length the model gets for a window of ``frames`` frames."""
@@ -174,21 +192,69 @@ class GenreModel:
             n = min(n, int(self.max_frames))
         return n
 
-    def predict(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """Genre probabilities ``(n, 8)`` (GENRES order) for inputs ``(n, channels, 224, frames)``."""
+    def predict(self, x: np.ndarray, batch_size: int = 32, with_embedding: bool = False):
+        """Genre probabilities ``(n, 8)`` (GENRES order) for inputs ``(n, channels, 224, frames)``.
+
+        With ``with_embedding``: ``(probs, embedding (n, D))``; raises ``GenreModelError`` when
+        the model has no embedding output.
+        """
+        if with_embedding and not self.has_embedding:
+            raise GenreModelError(str(self.path), "the model has no embedding output (export it again with this version)")
+        out = self.run(x, batch_size=batch_size)
+        return (out["probs"], out["embedding"]) if with_embedding else out["probs"]
+
+    def run(self, x: np.ndarray, batch_size: int = 32) -> dict:
+        """All outputs for inputs ``(n, channels, 224, frames)``.
+
+        Returns
+        -------
+        dict
+            ``probs`` ``(n, 8)`` in GENRES order, ``embedding`` ``(n, D)`` and ``novelty``
+            ``(n,)`` (None when the model lacks them).
+
+        Raises
+        ------
+        GenreModelError
+            The graph's outputs have the wrong shape or are not finite.
+        """
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 4 or x.shape[1] != self.channels or x.shape[2] != F.N_MELS:
             raise ValueError(f"expected (n, {self.channels}, {F.N_MELS}, frames), got {x.shape}")
-        outs = []
+        names = [n for n in (self.output_name, self.embedding_name, self.novelty_name) if n is not None]
+        parts: list[list[np.ndarray]] = [[] for _ in names]
         with self._lock:  # one run at a time; ORT parallelises inside a run
             for i in range(0, len(x), batch_size):
-                outs.append(self.session.run([self.output_name], {self.input_name: x[i:i + batch_size]})[0])
-        y = np.concatenate(outs, axis=0).astype(np.float64) if outs else np.zeros((0, len(GENRES)))
+                for k, y in enumerate(self.session.run(names, {self.input_name: x[i:i + batch_size]})):
+                    parts[k].append(np.asarray(y))
+        src = str(self.path)
+        outs = {}
+        for name, chunks in zip(names, parts):
+            y = np.concatenate(chunks, axis=0).astype(np.float64) if chunks else None
+            if y is not None and not np.all(np.isfinite(y)):
+                raise GenreModelError(src, f"the model's output {name!r} contains NaN or infinite values")
+            outs[name] = y
+        y = outs[self.output_name]
+        if y is None:
+            y = np.zeros((0, len(GENRES)))
+        if y.ndim != 2 or y.shape[1] != len(GENRES) or y.shape[0] != len(x):
+            raise GenreModelError(src, f"the model's output {self.output_name!r} has shape {y.shape}, "
+                                       f"expected ({len(x)}, {len(GENRES)})")
         if self.output_kind == "logits":
             y = np.exp(y - y.max(axis=1, keepdims=True))
+        elif len(y) and (y.min() < -1e-4 or np.abs(y.sum(axis=1) - 1.0).max() > 1e-3):
+            raise GenreModelError(src, f"the model's output {self.output_name!r} is not a probability distribution "
+                                       f"(metadata says kind 'probabilities'; use 'logits' for raw scores)")
         y = np.clip(y, 0.0, None)
         y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
-        return y[:, self.order]
+        emb = outs.get(self.embedding_name) if self.embedding_name else None
+        nov = outs.get(self.novelty_name) if self.novelty_name else None
+        if emb is not None and (emb.ndim != 2 or emb.shape[0] != len(x)):
+            raise GenreModelError(src, f"the model's output {self.embedding_name!r} has shape {emb.shape}, expected ({len(x)}, D)")
+        if nov is not None:
+            nov = nov.reshape(-1)
+            if nov.shape[0] != len(x) or (len(nov) and nov.min() < 0):
+                raise GenreModelError(src, f"the model's output {self.novelty_name!r} is not one score >= 0 per window")
+        return {"probs": y[:, self.order], "embedding": emb, "novelty": nov}
 
 
 _CACHE: dict[tuple, GenreModel] = {}

@@ -92,15 +92,21 @@ def _overlap(starts, ends, spans) -> np.ndarray:
     return np.minimum(cover / np.maximum(ends - starts, 1e-9), 1.0)
 
 
-def summarize(starts, ends, probs, *, drops=None, loudness_db=None) -> np.ndarray | None:
+def summarize(starts, ends, probs, *, drops=None, loudness_db=None, exclude=None) -> np.ndarray | None:
     """Whole-track distribution: window probabilities averaged with weight ``0.05 + drop share``.
 
     ``drops`` (list of ``{"start_s", "end_s"}`` or pairs) give each window's drop share;
     without drops, windows within 2 dB of the loudest window (``loudness_db``) count as drop.
+    Windows where ``exclude`` (boolean mask) is set, e.g. silent ones, count for nothing; when
+    every window is excluded the result is None.
     """
     p = np.asarray(probs, dtype=np.float64)
-    if p.size == 0:
+    keep = np.ones(len(p), bool) if exclude is None else ~np.asarray(exclude, bool)
+    if p.size == 0 or not keep.any():
         return None
+    if not keep.all():
+        starts, ends, p = np.asarray(starts)[keep], np.asarray(ends)[keep], p[keep]
+        loudness_db = None if loudness_db is None else np.asarray(loudness_db)[keep]
     if drops:
         spans = [(float(d["start_s"]), float(d["end_s"])) if isinstance(d, dict) else (float(d[0]), float(d[1]))
                  for d in drops]

@@ -64,6 +64,7 @@ def new_timeline(
     model: dict | None = None,
     analysis: dict | None = None,
     warnings: Sequence[str] = (),
+    genre_confidence: dict | None = None,
 ) -> dict:
     """Assemble a timeline document (plain Python types) from its parts. Not validated."""
     track = {"file": str(file), "duration_s": float(duration_s), "sample_rate": int(sample_rate), "sha256": sha256}
@@ -86,4 +87,6 @@ def new_timeline(
         "analysis": dict(analysis or {}),
         "warnings": list(warnings),
     }
+    if genre_confidence is not None:
+        doc["genre_confidence"] = dict(genre_confidence)
     return to_builtin(doc)

@@ -1,4 +1,4 @@
-"""Validation of timeline documents (schema ``mainstage.timeline/1``).
+"""Validation of timeline documents (schema ``mainstage.timeline/2``; version 1 is still read).
 
 Two-fold: the JSON Schema ``schemas/timeline.schema.json`` (types, required fields, no
 unknown keys) and cross-field rules that a schema cannot express (sorted times, times
@@ -15,7 +15,11 @@ from .. import schemas
 from ..errors import InputFileError
 from ..genres import GENRES
 
-SCHEMA_ID = "mainstage.timeline/1"
+SCHEMA_ID = "mainstage.timeline/2"
+#: Versions this code reads. Version 1 lacks the confidence and trait fields (all optional in 2).
+READ_SCHEMA_IDS = ("mainstage.timeline/1", SCHEMA_ID)
+#: Fields that need version 2.
+V2_FIELDS = ("genre_confidence", "bar_traits")
 #: Section labels, in the order of a track's arc.
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 PROB_TOLERANCE = 1e-3
@@ -64,6 +68,18 @@ def _check_probs(key: str, probs: Sequence[float], source: str) -> None:
         raise TimelineError(source, f"{key} sums to {total:.6g}, not 1 (tolerance {PROB_TOLERANCE:g})")
 
 
+def _check_bar_traits(traits: dict, n_bars: int, source: str) -> None:
+    """One row per downbeat, one finite value in [0, 1] per trait name."""
+    names, rows = traits["names"], traits["values"]
+    if len(rows) != n_bars:
+        raise TimelineError(source, f"bar_traits.values has {len(rows)} rows for {n_bars} downbeats (one row per bar)")
+    for i, row in enumerate(rows):
+        if len(row) != len(names):
+            raise TimelineError(source, f"bar_traits.values[{i}] has {len(row)} values for {len(names)} names")
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in row):
+            raise TimelineError(source, f"bar_traits.values[{i}] holds a value outside [0, 1] or not finite")
+
+
 def validate_timeline(doc: Any, source: str = "<timeline>") -> dict:
     """Check a timeline document; return it unchanged when valid.
 
@@ -83,8 +99,12 @@ def validate_timeline(doc: Any, source: str = "<timeline>") -> dict:
     if not isinstance(doc, dict):
         raise TimelineError(source, f"a timeline must be a JSON object, got {type(doc).__name__}")
     version = doc.get("schema")
-    if version != SCHEMA_ID:
+    if version not in READ_SCHEMA_IDS:
         raise TimelineError(source, f"unsupported schema version {version!r} (expected {SCHEMA_ID!r})")
+    if version != SCHEMA_ID:
+        newer = [k for k in V2_FIELDS if k in doc]
+        if newer:
+            raise TimelineError(source, f"{newer[0]} needs schema {SCHEMA_ID!r} (the file says {version!r})")
     err = schemas.best_error("timeline", doc)
     if err is not None:
         raise TimelineError(source, f"{schemas.json_path(err.absolute_path)}: {err.message}")
@@ -104,4 +124,6 @@ def validate_timeline(doc: Any, source: str = "<timeline>") -> dict:
         _check_probs("genre_summary", doc["genre_summary"], source)
     if doc["genre_windows"] and doc["genre_summary"] is None:
         raise TimelineError(source, "genre_windows are present but genre_summary is null")
+    if "bar_traits" in doc:
+        _check_bar_traits(doc["bar_traits"], len(doc["downbeats"]), source)
     return doc

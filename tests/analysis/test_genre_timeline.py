@@ -70,3 +70,32 @@ def test_smoothing_changes_windows_not_their_grid(track, tmp_path):
     # Smoothing (on by default) reduces bar-to-bar change.
     assert np.abs(np.diff(pb, axis=0)).sum() < np.abs(np.diff(pa, axis=0)).sum()
     assert da["analysis"]["genre"]["smoothing"] == 0 and dbb["analysis"]["genre"]["smoothing"] == 2
+
+
+def test_bundled_model_scores_novelty_and_says_what_it_learned(track, tmp_path):
+    """The timeline names the training data, and every window of a SynthHouse track carries a
+    novelty and a confidence; the track itself is in the model's domain."""
+    out = tmp_path / "c.json"
+    assert main(["analyze", str(track), "-o", str(out), "--no-cache", "-q"]) == 0
+    doc = load_timeline(out)
+    assert "synthetic" in doc["model"]["trained_on"] and "NOT validated on real" in doc["model"]["validated_on"]
+    wins = doc["genre_windows"]
+    assert all(0.0 <= w["confidence"] <= 1.0 and w["novelty"] >= 0.0 for w in wins)
+    gc = doc["genre_confidence"]
+    assert gc["level"] == "ok" and gc["out_of_domain"] < 0.5, gc
+    assert np.median([w["novelty"] for w in wins]) < 1.0
+
+
+def test_bundled_model_gives_silence_no_genre(tmp_path):
+    """A minute of digital silence: a warning, a uniform summary, confidence 0 (the first
+    round's model said 99.8 % Bass House)."""
+    import soundfile as sf
+
+    wav = tmp_path / "silence.wav"
+    sf.write(str(wav), np.zeros((44100 * 60, 2), np.float32), 44100, subtype="PCM_16")
+    out = tmp_path / "s.json"
+    assert main(["analyze", str(wav), "-o", str(out), "--no-cache", "-q"]) == 0
+    doc = load_timeline(out)
+    assert doc["genre_confidence"]["level"] == "none" and doc["genre_confidence"]["confidence"] == 0.0
+    assert np.allclose(doc["genre_summary"], 1 / 8)
+    assert any("silent" in w for w in doc["warnings"]), doc["warnings"]

@@ -19,7 +19,7 @@ from mainstage.core.genre import inference as GI
 from mainstage.core.hashing import sha256_file  # noqa: E402
 from mainstage.core.errors import InputFileError, MainstageError  # noqa: E402
 from mainstage.core.genres import GENRES  # noqa: E402
-from mainstage.core.timeline import new_timeline, validate_timeline  # noqa: E402
+from mainstage.core.timeline import TimelineError, new_timeline, validate_timeline  # noqa: E402
 from mainstage.training.run.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from mainstage.training.features.clip_cache import track_clips  # noqa: E402
 from mainstage.training.features.clips import sample_clips  # noqa: E402
@@ -179,7 +179,7 @@ def test_unsafe_or_foreign_checkpoints_are_refused(tmp_path):
 
 def test_export_matches_torch_and_writes_valid_metadata(trained):
     from mainstage.training.run.checkpoint import model_from_checkpoint
-    from mainstage.training.export import check_parity
+    from mainstage.training.export import _WithSoftmax, check_parity
 
     meta = json.loads(trained["onnx"].with_suffix(".json").read_text())
     GM.validate_metadata(meta)
@@ -191,9 +191,16 @@ def test_export_matches_torch_and_writes_valid_metadata(trained):
     ckpt = load_checkpoint(trained["out"] / "best.pt")
     model = model_from_checkpoint(ckpt)
     assert ckpt["temperature"] > 0 and meta["export"]["temperature"] == ckpt["temperature"]
-    worst = check_parity(model, trained["onnx"], [(1, 1, 224, 700), (5, 1, 224, 646), (2, 1, 224, 64)], seed=7,
-                         temperature=ckpt["temperature"])
+    wrapper = _WithSoftmax(model, ckpt["temperature"], ckpt["novelty"])
+    assert wrapper.output_names == ["probs", "embedding", "novelty"]
+    worst = check_parity(wrapper, trained["onnx"], [(1, 1, 224, 700), (5, 1, 224, 646), (2, 1, 224, 64)], seed=7)
     assert worst <= 1e-4
+    # The novelty statistics: fitted on the training clips, 1.0 at the validation quantile.
+    nov = meta["novelty"]
+    assert nov["method"] == "mahalanobis" and nov["embedding_size"] == ckpt["novelty"]["mean"].numel()
+    assert nov["fit_clips"] == meta["training"]["data"]["train"]["clips"]
+    assert 0 < nov["val_median"] < 1.0 and nov["raw_threshold"] > 0
+    assert meta["output"] == {"name": "probs", "kind": "probabilities", "embedding": "embedding", "novelty": "novelty"}
 
 
 def _copy_model(trained, tmp_path, name="m"):
@@ -280,7 +287,7 @@ def test_analyze_genres_windows_are_four_bars_stepped_one_bar(trained, make_trac
     np.testing.assert_allclose(ends[:-1], downbeats[4:4 + len(wins) - 1])
     np.testing.assert_allclose(ends - starts, 4 * 4 * 60 / 126.0, rtol=1e-9, atol=1e-6)
     assert len(calls) == 1 and calls[0][0] == len(wins)  # all windows in one session run
-    assert res["model"] == {"name": "toy", "sha256": model.sha256, "kind": "onnx"}
+    assert res["model"] == {"name": "toy", "sha256": model.sha256, "kind": "onnx"}  # no provenance in the metadata
     assert res["windowing"] == "bars"
     for w in wins:
         assert abs(sum(w["probs"]) - 1.0) < 1e-5
@@ -401,3 +408,46 @@ def test_chroma_model_trains_exports_and_runs(tmp_path, make_dataset, make_track
     res = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model)
     assert len(res["genre_windows"]) == 5
     assert all(abs(sum(w["probs"]) - 1) < 1e-5 for w in res["genre_windows"])
+
+
+def test_windows_carry_novelty_and_confidence_and_silence_gets_no_genre(trained, make_track):
+    model = GM.GenreModel.load(trained["onnx"])
+    assert model.has_embedding and model.has_novelty
+    x = np.random.default_rng(3).random((3, 1, 224, 300), dtype=np.float32)
+    probs, emb = model.predict(x, with_embedding=True)
+    assert probs.shape == (3, 8) and emb.shape == (3, model.metadata["novelty"]["embedding_size"])
+    audio, downbeats, drops = make_track(3, 126.0, seed=4, bars=16)
+    res = GM.analyze_genres(audio, 44100, downbeats=downbeats, model=model, smoothing=0)
+    wins = res["genre_windows"]
+    nov = np.array([w["novelty"] for w in wins])
+    conf = np.array([w["confidence"] for w in wins])
+    assert np.all(nov >= 0) and np.all((conf >= 0) & (conf <= 1))
+    # confidence is the top probability's margin over uniform, cut to 0 as novelty goes 1 -> 2
+    p_max = np.array([max(w["probs"]) for w in wins])
+    expect = (p_max - 1 / 8) / (7 / 8) * np.clip(2 - nov, 0, 1)
+    np.testing.assert_allclose(conf, expect, atol=2e-4)
+    tc = res["genre_confidence"]
+    assert tc["level"] in ("ok", "low") and tc["silent"] == 0.0
+    assert tc["out_of_domain"] == pytest.approx(float(np.mean(nov > 1)), abs=1e-4)
+    # loud white noise without a grid is further from the training windows than the track
+    noise = np.random.default_rng(5).standard_normal(44100 * 20).astype(np.float32) * 0.3
+    res_noise = GM.analyze_genres(noise, 44100, model=model, smoothing=0)
+    assert np.median([w["novelty"] for w in res_noise["genre_windows"]]) > np.median(nov)
+    # digital silence: a uniform summary, no confidence, a warning
+    silent = GM.analyze_genres(np.zeros(44100 * 30, np.float32), 44100, model=model)
+    assert silent["genre_summary"] == [0.125] * 8
+    assert silent["genre_confidence"]["level"] == "none" and silent["genre_confidence"]["confidence"] == 0.0
+    assert all("novelty" not in w and w["confidence"] == 0.0 for w in silent["genre_windows"])
+    assert any("silent" in w for w in silent["warnings"])
+    # a track with a silent gap: the gap's windows count for nothing in the summary
+    gap = audio.copy()
+    gap[: len(gap) // 2] = 0.0
+    half = GM.analyze_genres(gap, 44100, downbeats=downbeats, model=model, smoothing=0)
+    assert 0.3 < half["genre_confidence"]["silent"] < 0.7 and half["genre_confidence"]["level"] != "none"
+    doc = new_timeline(file="toy.wav", duration_s=len(audio) / 44100, sample_rate=44100, sha256="0" * 64,
+                       downbeats=downbeats, genre_windows=wins, genre_summary=res["genre_summary"],
+                       model=res["model"], genre_confidence=tc)
+    assert validate_timeline(doc)["schema"] == "mainstage.timeline/2"
+    doc["schema"] = "mainstage.timeline/1"
+    with pytest.raises(TimelineError, match="genre_confidence needs schema"):
+        validate_timeline(doc)

@@ -208,3 +208,70 @@ def test_track_batches_cover_every_clip_once_in_single_track_bags():
             assert len(set(tracks[members])) == 1 and len(set(drops[members])) == 1
     again = plan_track_batches(clips, batch_size=8, bag_size=3, rng=np.random.default_rng(5))
     assert all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(plan, again))
+
+
+def test_random_eq_is_a_gain_curve_and_a_low_cut_removes_the_lows():
+    freqs = A.mel_centres()
+    g = A.eq_curves(np.array([[150.0, 24.0, 0.0, 0.0, 0.0, 100.0, 0.0, 5000.0]]), freqs)[0]
+    assert np.interp(75.0, freqs, g) == pytest.approx(-24.0, abs=1.5)  # one octave below: the slope
+    assert abs(np.interp(1000.0, freqs, g)) < 0.01
+    db = _db(2, b=6)
+    x = torch.from_numpy(_features(db))
+    whole = A.random_eq(x.clone(), np.random.default_rng(11), p=1.0)
+    changed = [not torch.allclose(whole[i], x[i]) for i in range(6)]
+    assert all(changed)
+    parts = [A.random_eq(x[r.start:r.stop].clone(), np.random.default_rng(11), p=1.0, rows=r)
+             for r in (range(0, 4), range(4, 6))]
+    torch.testing.assert_close(torch.cat(parts), whole)
+    low = A.random_eq(x.clone(), np.random.default_rng(0), p=0.0)
+    torch.testing.assert_close(low, x)  # p = 0: untouched
+
+
+def test_random_noise_fills_the_floor_at_the_drawn_snr_and_is_shardable():
+    db = _db(3, b=4)
+    db[:, :, :40] = -200.0  # digital silence at the start of every clip
+    x = torch.from_numpy(_features(db))
+    assert (x[:, 0, :, :40] == 1.0).all()
+    whole = A.random_noise(x.clone(), np.random.default_rng(5), p=1.0, snr_db=(20.0, 20.0))
+    # the silent stretch now holds noise (below the floor before, above it now) ...
+    assert (whole[:, 0, :, :40] < 1.0).float().mean() > 0.5
+    # ... about 20 dB below the clip's power: check through the power it stands for
+    p_sig = torch.pow(10.0, -8.0 * x[:, 0].double()).masked_fill(x[:, 0] >= 1.0, 0.0).sum(dim=(1, 2))
+    p_all = torch.pow(10.0, -8.0 * whole[:, 0].double()).sum(dim=(1, 2))
+    ratio = (p_all / p_sig).numpy()  # both relative to their own maximum: compare via the noise-only cells
+    assert np.all(ratio > 0)
+    gap = whole[:, 0, :, :40].double()
+    noise_db = 10 * torch.log10(torch.pow(10.0, -8.0 * gap).mean(dim=(1, 2)) * 224 * 120)
+    total_db = 10 * torch.log10(p_all)
+    assert np.all(np.abs((total_db - noise_db).numpy() - 20.0) < 4.0)
+    parts = [A.random_noise(x[r.start:r.stop].clone(), np.random.default_rng(5), p=1.0, snr_db=(20.0, 20.0), rows=r)
+             for r in (range(0, 1), range(1, 4))]
+    torch.testing.assert_close(torch.cat(parts), whole)
+
+
+def test_random_warp_shifts_bands_by_the_pitch_and_is_shardable():
+    freqs = A.mel_centres()
+    x = torch.ones(1, 1, 224, 64)
+    band = int(np.argmin(np.abs(freqs - 1000.0)))
+    x[0, 0, band] = 0.0  # one loud band at 1 kHz
+    rng_vals = np.array([[0.0, 1.0, 0.5, 0.0]])  # on, +max semitones, no stretch
+
+    class Fixed:
+        def uniform(self, size):
+            return np.broadcast_to(rng_vals, size).copy()
+
+    y = A.random_warp(x.clone(), Fixed(), p=1.0, max_semitones=2.0, max_stretch=0.08)
+    peak = int(torch.argmin(y[0, 0, :, 0]))
+    assert freqs[peak] == pytest.approx(1000.0 * 2 ** (2 / 12), rel=0.03)
+    # a stretch keeps the loud band and resamples time: an impulse moves away from frame 10
+    z = torch.ones(1, 1, 224, 100)
+    z[0, 0, :, 10] = 0.0
+    slow = A.random_warp(z.clone(), type("S", (), {"uniform": lambda self, size: np.array([[0.0, 0.5, 1.0, 0.0]])})(),
+                         p=1.0, max_stretch=0.08)
+    assert int(torch.argmin(slow[0, 0, 50])) != 10
+    x = torch.from_numpy(_features(_db(4, b=5)))
+    whole = A.random_warp(x.clone(), np.random.default_rng(2), p=1.0)
+    assert not torch.allclose(whole, x) and whole.min() >= 0 and whole.max() <= 1
+    parts = [A.random_warp(x[r.start:r.stop].clone(), np.random.default_rng(2), p=1.0, rows=r)
+             for r in (range(0, 2), range(2, 5))]
+    torch.testing.assert_close(torch.cat(parts), whole)

@@ -24,6 +24,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--val-fraction", type=float, default=0.15, help="share of tracks in the val split (default 0.15)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="share of tracks in the test split (default 0.15)")
+    p.add_argument("--gm-tracks-per-genre", type=int, default=0, metavar="N",
+                   help="extra pure tracks per genre rendered by the GM engine (fluidsynth + General MIDI "
+                        "soundfonts), named gm_<genre>_<i> (default 0)")
+    p.add_argument("--gm-mixtures", type=float, default=0.0, metavar="F",
+                   help="GM mixture tracks (gm_mix_<j>) as a fraction of the GM pure ones (default 0)")
+    p.add_argument("--soundfont", action="append", default=None, metavar="SF2",
+                   help="soundfont for the GM engine (.sf2/.sf3; repeat for several; default: the installed "
+                        "FluidR3_GM, TimGM6mb and MuseScore General)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
     info = build_dataset(args.output, args.tracks_per_genre, args.mixtures, seed=args.seed, structure=args.structure,
                          fmt=args.format, jobs=args.jobs, val_fraction=args.val_fraction,
-                         test_fraction=args.test_fraction, bit_depth=args.bit_depth)
-    print(f"wrote {info['manifest']} ({info['tracks']} tracks: {info['rendered']} rendered, {info['skipped']} already complete)")
+                         test_fraction=args.test_fraction, bit_depth=args.bit_depth,
+                         gm_tracks_per_genre=args.gm_tracks_per_genre, gm_mixtures=args.gm_mixtures,
+                         soundfonts=args.soundfont)
+    gm = f", {info['gm_tracks']} of them GM" if info["gm_tracks"] else ""
+    print(f"wrote {info['manifest']} ({info['tracks']} tracks{gm}: {info['rendered']} rendered, "
+          f"{info['skipped']} already complete)")
     return 0

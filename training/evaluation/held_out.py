@@ -81,7 +81,7 @@ def evaluate_dj_set(model: GenreModel, *, seed: int = 777, genres=None, xfade_ba
     runtime's default smoothing (or ``smoothing``) and for each radius in ``also_smoothing``.
     """
     from ...core.genre import DEFAULT_SMOOTHING, smooth_windows
-    from ...synthhouse import render_set
+    from ..synthhouse import render_set
 
     smoothing = DEFAULT_SMOOTHING if smoothing is None else int(smoothing)
     rng = np.random.default_rng(seed)

@@ -116,6 +116,14 @@ class FastGenreNet(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(x))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention-pooled clip embedding ``(batch, embed)`` (the classifier's input).
+
+        The exported model returns it beside the probabilities; the novelty score is a
+        Mahalanobis distance on it (:mod:`..run.novelty`).
+        """
         if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.n_mels:
             raise ValueError(f"expected input (batch, {self.in_channels}, {self.n_mels}, frames), got {tuple(x.shape)}")
         h = self.features(x)  # (b, c, f, t)
@@ -123,7 +131,7 @@ class FastGenreNet(nn.Module):
         h = self.project(h.reshape(b, c * f, t))
         for layer in self.temporal:
             h = h + layer(h)
-        return self.head(self.pool(h))
+        return self.pool(h)
 
     def config(self) -> dict:
         """Constructor arguments as plain types (stored in checkpoints)."""

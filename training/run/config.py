@@ -103,6 +103,14 @@ class TrainConfig:
     jobs: int = field(default=1, metadata=option("processes preparing uncached tracks (default: 1)"))
     gain_db: float = field(default=0.0, metadata=option(
         "augmentation: random fade + spectral tilt up to +-DB dB per clip (default: 0 = off)", metavar="DB"))
+    eq: float = field(default=0.0, metadata=option(
+        "augmentation: share of clips given a random master EQ (low/high cut, shelves) (default: 0 = off)",
+        metavar="P"))
+    noise: float = field(default=0.0, metadata=option(
+        "augmentation: share of clips given stationary noise at 12-35 dB SNR (default: 0 = off)", metavar="P"))
+    warp: float = field(default=0.0, metadata=option(
+        "augmentation: share of clips pitch-shifted up to +-2.5 semitones and stretched up to +-8 %% "
+        "in time (default: 0 = off)", metavar="P"))
     mixup: float = field(default=0.0, metadata=option(
         "augmentation: mixup of clip pairs and soft labels, Beta(ALPHA, ALPHA) (default: 0 = off)",
         metavar="ALPHA"))
@@ -157,6 +165,9 @@ class TrainConfig:
             raise MainstageError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.mixup < 0 or self.gain_db < 0:
             raise MainstageError("--mixup and --gain-db must be >= 0")
+        if not (0.0 <= self.eq <= 1.0 and 0.0 <= self.noise <= 1.0 and 0.0 <= self.warp <= 1.0):
+            raise MainstageError(f"--eq, --noise and --warp are shares of clips in [0, 1], got {self.eq}, "
+                                 f"{self.noise} and {self.warp}")
         if self.mixup > 0 and self.track_loss > 0:
             raise MainstageError("--mixup cannot be combined with --track-loss (a mixed clip has no single track)")
         if self.patience is not None and int(self.patience) < 1:

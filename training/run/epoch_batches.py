@@ -16,9 +16,13 @@ import numpy as np
 import torch
 
 from . import distributed as dist_mod
-from ..features.augment import mixup, random_gain, spec_augment
+from ..features.augment import mel_centres, mixup, random_eq, random_gain, random_noise, random_warp, spec_augment
 from .batches import clip_lengths, stack_clips
 from .config import TrainConfig
+
+
+#: Band centres for the EQ and noise augmentations (the model's 224 Slaney mel bands).
+MEL_CENTRES = mel_centres()
 
 
 def step_seed(*parts: int) -> int:
@@ -48,6 +52,12 @@ def build_batch(cfg: TrainConfig, dist: dist_mod.DistInfo, epoch: int, step: int
         spec_augment(xt, np.random.default_rng([cfg.seed, epoch, step, 2]), rows=rows)
     if cfg.gain_db > 0:
         random_gain(xt, np.random.default_rng([cfg.seed, epoch, step, 3]), max_db=cfg.gain_db, rows=rows)
+    if cfg.eq > 0:
+        random_eq(xt, np.random.default_rng([cfg.seed, epoch, step, 5]), p=cfg.eq, rows=rows, freqs=MEL_CENTRES)
+    if cfg.warp > 0:
+        random_warp(xt, np.random.default_rng([cfg.seed, epoch, step, 7]), p=cfg.warp, rows=rows, freqs=MEL_CENTRES)
+    if cfg.noise > 0:
+        random_noise(xt, np.random.default_rng([cfg.seed, epoch, step, 6]), p=cfg.noise, rows=rows, freqs=MEL_CENTRES)
     if cfg.mixup > 0 and bag is None:
         xt, yt = mixup(xt, yt, np.random.default_rng([cfg.seed, epoch, step, 4]), alpha=cfg.mixup, rows=rows)
     local_bag = None if bag is None else bag[rows.start:rows.stop] - (bag[rows.start] if len(rows) else 0)

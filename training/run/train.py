@@ -36,7 +36,8 @@ from ..models import count_parameters
 from .run_logs import TensorBoardLog, write_history, write_test_predictions
 from .run_state import RunProgress, restore_run, run_checkpoint
 from .train_data import TrainingData
-from .validation import clip_set_metrics, predict_logits, probabilities, selection_score, track_metrics
+from .novelty import fit_novelty
+from .validation import clip_set_metrics, predict_clips, predict_logits, probabilities, selection_score, track_metrics
 
 
 class Trainer:
@@ -222,6 +223,22 @@ class Trainer:
         log(f"calibration: temperature {self.progress.temperature:.3f} (val loss "
             f"{best['val_metrics_uncalibrated']['loss']:.4f} -> {best['val_metrics']['loss']:.4f})")
 
+    def _fit_novelty(self, best: dict, log) -> None:
+        """Fit the embedding novelty statistics (:mod:`.novelty`) on train, threshold on validation."""
+        model = self.net.model
+        if not hasattr(model, "pooled"):
+            return
+        width = int(model.head[-1].in_features)
+        emb = {k: predict_clips(self.net, self.data.clips[k], self.cfg.batch_size, self.dist, model.pooled, width)
+               for k in ("train", "val")}
+        try:
+            best["novelty"] = fit_novelty(emb["train"], emb["val"])
+        except ValueError as exc:
+            log(f"novelty score skipped: {exc}")
+            return
+        log(f"novelty: Mahalanobis on the {width}-d embedding fitted on {len(emb['train'])} training clips, "
+            f"threshold at the {best['novelty']['quantile']:.0%} quantile of {len(emb['val'])} validation clips")
+
     def _fit(self, log) -> dict:
         c, pr = self.cfg, self.progress
         if c.tensorboard and self.dist.main:
@@ -244,6 +261,7 @@ class Trainer:
         self.net.model.load_state_dict(best["state_dict"])
         if c.calibrate:
             self._calibrate(best, log)
+        self._fit_novelty(best, log)
         test, test_probs = self.evaluate("test", return_probs=True)
         best["test_metrics"] = test
         result = {"best_epoch": pr.best_epoch, "temperature": pr.temperature, "val": best["val_metrics"],

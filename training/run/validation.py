@@ -13,22 +13,28 @@ from ..evaluation.metrics import genre_metrics
 from .model_setup import TrainingModel
 
 
-@torch.no_grad()
 def predict_logits(net: TrainingModel, clips: ClipSet, batch_size: int, dist: dist_mod.DistInfo) -> np.ndarray:
     """Logits ``(n, 8)`` for a clip set, in the clip set's order.
 
     Batches are dealt out round-robin over the ranks of a distributed run and the
     logits gathered from all of them.
     """
+    return predict_clips(net, clips, batch_size, dist, net.model, len(GENRES))
+
+
+@torch.no_grad()
+def predict_clips(net: TrainingModel, clips: ClipSet, batch_size: int, dist: dist_mod.DistInfo, forward,
+                  width: int) -> np.ndarray:
+    """``forward(x)`` ``(n, width)`` of every clip (eval mode, gathered from all ranks), in the clip set's order."""
     net.model.eval()
-    out = np.zeros((len(clips), len(GENRES)), dtype=np.float32)
+    out = np.zeros((len(clips), width), dtype=np.float32)
     parts = []
     for j, (x, idx) in enumerate(iterate_batches(clips, batch_size, min_frames=net.min_frames)):
         if dist.enabled and j % dist.world != dist.rank:
             continue
         with net.autocast():
-            logits = net.model(net.to_device(x))
-        parts.append((np.asarray(idx), logits.float().cpu().numpy()))
+            y = forward(net.to_device(x))
+        parts.append((np.asarray(idx), y.float().cpu().numpy()))
     for rank_parts in dist_mod.all_gather_objects(parts, dist):
         for idx, lg in rank_parts:
             out[idx] = lg

@@ -21,7 +21,8 @@ SET_STRUCTURE = "intro:16,build:8,drop:16,breakdown:8,build:8,drop:16,outro:16"
 #: Bars per block in which one genre supplies a part (mixture blending granularity).
 BLOCK_BARS = 4
 
-ROLES = ("kick", "clap", "hats", "perc", "bass", "lead", "chords", "atmos", "fx")
+#: Every part a bar can hold; ``tops``, ``vox`` and ``sfx`` come from :mod:`.randomise`.
+ROLES = ("kick", "clap", "hats", "perc", "bass", "lead", "chords", "atmos", "fx", "tops", "vox", "sfx")
 
 
 class SynthError(MainstageError, ValueError):

@@ -15,29 +15,61 @@ import time
 import numpy as np
 
 from . import instruments as ins
+from . import kit, mastering, sfx, stereo, vocals
 from .arrangement import ROLES
+from .dsp import fft_filter
 from .effects import Convolver, lowpass, master, pump_curve, reverb_ir, sweep_filter
 from .plan import bar_times, derive_rng
 from .theory import chord, register, scale_note, voice_lead
 
 #: Unit RMS targets of the tonal parts (per channel, over one bar) and peak levels of drums.
 ROLE_RMS = {"bass": 0.16, "lead": 0.10, "chords": 0.075, "atmos": 0.05}
-DRUM_LEVEL = {"kick": 0.9, "clap": 0.75, "hats": 0.32, "perc": 0.4, "fx": 0.55}
+DRUM_LEVEL = {"kick": 0.9, "clap": 0.75, "hats": 0.32, "perc": 0.4, "fx": 0.55, "tops": 0.34, "sfx": 0.5, "vox": 0.1}
 #: Loudest-bar level of each section relative to the drops' mean level (dB).
 SECTION_TARGET_DB = {"intro": -5.5, "build": -3.5, "breakdown": -8.0, "outro": -5.5}
 #: Swell of a build from its first to its last sample (dB).
 BUILD_RAMP_DB = 9.0
+#: Least rise (dB, first to last bar) a build keeps after the mastering chain.
+BUILD_MIN_RISE_DB = 5.0
 MUSIC_ROLES = ("bass", "lead", "chords", "atmos")
+#: Parts whose bar content follows the chord progression (one unit per chord of the cycle).
+CYCLE_ROLES = MUSIC_ROLES + ("vox",)
 #: Mix buses: "music" is side-chained (pumped) by the kick, "dry" (drums and effects) is not.
 GROUP = {"kick": "dry", "clap": "dry", "hats": "dry", "perc": "dry", "bass": "music", "lead": "music",
-         "chords": "music", "atmos": "music", "fx": "dry"}
-REVERB_ROLES = ("clap", "hats", "perc", "lead", "chords", "atmos")
+         "chords": "music", "atmos": "music", "fx": "dry", "tops": "dry", "vox": "music", "sfx": "dry"}
+REVERB_ROLES = ("clap", "hats", "perc", "lead", "chords", "atmos", "tops", "vox")
+
+
+#: Parts whose send effects are computed on their own: they come and go (tops, vocal
+#: phrases every few bars), and in one send signature with the other parts they would
+#: multiply the distinct bars to convolve. Effects are linear, so the sum is the same.
+OWN_SEND_ROLES = ("tops", "vox")
+
+
+def _split_sends(sig: tuple) -> list[tuple]:
+    """A bar's send signature as (the other parts, the parts of ``OWN_SEND_ROLES``), empty ones dropped."""
+    main = tuple(k for k in sig if k[0] not in OWN_SEND_ROLES)
+    own = tuple(k for k in sig if k[0] in OWN_SEND_ROLES)
+    return [t for t in (main, own) if t]
 
 
 def _gain(db: float) -> float:
     """dB -> linear amplitude factor."""
     return 10.0 ** (db / 20.0)
 
+
+def _build_runs(bars: list[dict]):
+    """``(first, end)`` bar indices of every build section (bars ``first`` to ``end - 1``)."""
+    i = 0
+    while i < len(bars):
+        if bars[i]["section"] != "build":
+            i += 1
+            continue
+        j = i
+        while j < len(bars) and bars[j]["section_index"] == bars[i]["section_index"]:
+            j += 1
+        yield i, j
+        i = j
 
 class Engine:
     """Render one track plan. Use :meth:`render`.
@@ -62,9 +94,16 @@ class Engine:
         self.key_pc = int(params["key_pc"])
         self.scale = params["scale"]
         rv = self.glob["reverb"]
-        self.conv = Convolver(reverb_ir(derive_rng(params["seed"], "reverb"), self.sr, rv["rt60"], rv["predelay"],
+        self.mix = params.get("mix") or {}
+        rt60 = rv["rt60"] * float(self.mix.get("reverb_rt60_scale", 1.0))
+        self.conv = Convolver(reverb_ir(derive_rng(params["seed"], "reverb"), self.sr, rt60, rv["predelay"],
                                         rv["damping"], rv["low_cut"]))
         self.wet_cache: dict[tuple, np.ndarray] = {}
+        self.delay_cache: dict[tuple, np.ndarray] = {}
+        st = params.get("stereo") or {}
+        self.widen = st.get("widen") or {}
+        self.delay = st.get("delay")
+        self.fx = params.get("fx")
         self.unit_time = 0.0
         self.timings: dict[str, float] = {}
 
@@ -80,31 +119,12 @@ class Engine:
 
     # -- one-shots ------------------------------------------------------------------
     def oneshot(self, kind: str, genre: str | None, variant: int = 0) -> np.ndarray:
+        """A drum one-shot (recorded sample or synthetic, see :mod:`.kit`), cached per (kind, genre, variant)."""
         key = (kind, genre, variant)
         x = self.oneshots.get(key)
-        if x is not None:
-            return x
-        rng = derive_rng(self.p["seed"], "oneshot", kind, genre or "", variant)
-        sr = self.sr
-        snd = self.p["sound"].get(genre) if genre else None
-        if kind == "kick":
-            x = ins.kick(self.glob["kick"], sr, rng)
-        elif kind == "clap":
-            c = snd["clap"]
-            x = ins.snare(c, sr, rng) if c["type"] == "snare" else ins.clap(c, sr, rng)
-        elif kind == "snare_roll":
-            x = ins.snare(self.glob["snare_roll"], sr, rng)
-        elif kind in ("hat", "open_hat"):
-            x = ins.hat(snd["hats"], sr, rng, open_=kind == "open_hat")
-        elif kind == "perc":
-            pc = snd["perc"]
-            x = ins.shaker(pc, sr, rng) if pc["style"] == "shaker" else (
-                ins.ride(pc, sr, rng) if pc["style"] == "ride" else ins.perc(pc, sr, rng, variant))
-        elif kind == "crash":
-            x = ins.crash({"decay": 1.6, "impact": 0.7}, sr, rng)
-        else:
-            raise KeyError(kind)
-        self.oneshots[key] = x
+        if x is None:
+            rng = derive_rng(self.p["seed"], "oneshot", kind, genre or "", variant)
+            x = self.oneshots[key] = kit.oneshot(self.p, kind, genre, variant, self.sr, rng)
         return x
 
     # -- notes --------------------------------------------------------------------------
@@ -136,7 +156,7 @@ class Engine:
     # -- units ----------------------------------------------------------------------------
     def unit(self, role: str, genre: str | None, variant: str, cycle: int, bpm: float) -> np.ndarray:
         """Stereo float32 loop of one part for one bar (with its ringing tail)."""
-        cyc = cycle % 4 if role in ("bass", "lead", "chords", "atmos") else 0
+        cyc = cycle % 4 if role in CYCLE_ROLES else 0
         key = (role, genre, variant, cyc, bpm)
         u = self.units.get(key)
         if u is None:
@@ -144,6 +164,12 @@ class Engine:
             u = self._raw(role, genre, variant, cyc, bpm)
             if role in ROLE_RMS:
                 u = u * self.normaliser(role, genre, bpm)
+            if role in ("tops", "perc") and self.mix.get("perc_hp_hz"):
+                # Mixing practice: percussion is high-passed, the low end belongs to kick and bass.
+                u = fft_filter(u, self.sr, lo=self.mix["perc_hp_hz"])
+            w = self.widen.get(role)
+            if w:  # mono-compatible widening (the dry mono sum is unchanged)
+                u = stereo.widen(u, self.sr, w["amount"], w["delay_ms"])
             u = u.astype(np.float32)
             self.units[key] = u
             self.unit_time += time.perf_counter() - t0
@@ -203,6 +229,21 @@ class Engine:
             return self._assemble(ev, bar_n) * DRUM_LEVEL["perc"] * (1.0 if pc["style"] != "ride" else 0.6)
         if role == "fx":
             return self._fx_unit(variant, bpm) * DRUM_LEVEL["fx"]
+        if role == "tops":
+            layers = snd["tops"]["layers"]
+            use = range(len(layers)) if variant != "sparse" else range(1)
+            for i in use:
+                g = _gain(layers[i]["gain_db"]) * (0.5 if variant == "sparse" else 1.0)
+                ev += [(at(s), self.oneshot(f"top{i}", genre, int(var)), float(v) * g) for s, v, var in layers[i]["pattern"]]
+            return self._assemble(ev, bar_n) * DRUM_LEVEL["tops"]
+        if role == "sfx":
+            return self._sfx_unit(variant, bpm) * DRUM_LEVEL["sfx"] * _gain(self.fx["sfx_gain_db"])
+        if role == "vox":
+            vox = snd["vox"]
+            note = lambda m, d, vw: self.note(("vox", genre), vox["formant_voice"], m, d, 1.0, vw)  # noqa: E731
+            u = vocals.render_unit(vox, variant, bpm, sr, self.key_pc, self.scale, self.chord_degree(cycle), cycle,
+                                   self.step_time, note)
+            return u * (DRUM_LEVEL["vox"] * _gain(vox["gain_db"]))
 
         deg = self.chord_degree(cycle)
         if role == "bass":
@@ -255,6 +296,9 @@ class Engine:
         if role == "atmos":
             root = register(scale_note(self.key_pc, self.scale, deg) % 12, 45)
             x = ins.atmos(self.glob["atmos"], root, 240.0 / bpm, sr, derive_rng(self.p["seed"], "atmos", cycle))
+            if variant == "build_hp":
+                # Builds clear the low end for the drop (the producer's high-pass in the build).
+                x = fft_filter(x, sr, lo=self.mix["build_hp_hz"], order=2)
             return x
         raise KeyError(role)
 
@@ -268,34 +312,76 @@ class Engine:
             return lowpass(u, self.sr, 1800.0)
         return u
 
+    def _roll(self, n_bars: int, bpm: float, kind: str) -> list[tuple[int, np.ndarray, float]]:
+        """Snare-roll events of a build: ``double`` (rate doubling every quarter of the build),
+        ``eighths`` (8ths, 16ths in the last bar), ``sixteenths`` (16ths in the second half),
+        ``claps`` (doubling, with the dominant genre's clap) or ``none``."""
+        sr = self.sr
+        beat_s = 60.0 / bpm
+        dur = n_bars * 4 * beat_s
+        if kind == "none":
+            return []
+        sn = self.oneshot("clap", self.p["dominant"]) if kind == "claps" else self.oneshot("snare_roll", None)
+        ev = []
+        n_beats = 4 * n_bars
+        for b in range(n_beats):
+            u = b / n_beats
+            if kind in ("double", "claps"):
+                rate = 2 ** min(3, int(4 * u))
+            elif kind == "eighths":
+                rate = 4 if b >= n_beats - 4 else 2
+            else:  # sixteenths
+                rate = 4 if u >= 0.5 else 0
+            for r in range(rate):
+                t = (b + r / rate) * beat_s
+                ev.append((int(round(t * sr)), sn, 0.2 + 0.8 * (t / dur) ** 2))
+        return ev
+
     def _fx_unit(self, variant: str, bpm: float) -> np.ndarray:
         sr = self.sr
         bar_s = 240.0 / bpm
+        fx = self.fx or {"riser": "noise_pitch" if self.glob["riser"].get("pitch") else "noise", "riser_gain_db": 0.0,
+                         "riser_bars": 0, "roll": "double", "roll_gain_db": 0.0, "impact": "none", "crash_gain_db": 0.0}
         if variant.startswith("build"):
             n_bars = int(variant[5:])
             dur = n_bars * bar_s
             rng = derive_rng(self.p["seed"], "riser", n_bars, bpm)
-            x = ins.riser(self.glob["riser"], dur, sr, rng) * 1.2
-            sn = self.oneshot("snare_roll", None)
-            beat_s = 60.0 / bpm
-            ev = []
-            n_beats = 4 * n_bars
-            for b in range(n_beats):
-                u = b / n_beats
-                rate = 2 ** min(3, int(4 * u))
-                for r in range(rate):
-                    t = (b + r / rate) * beat_s
-                    ev.append((int(round(t * sr)), sn, 0.2 + 0.8 * (t / dur) ** 2))
-            roll = self._assemble(ev, x.shape[0])
-            out = np.zeros((max(roll.shape[0], x.shape[0]), 2))
-            out[:x.shape[0]] += x
-            out[:roll.shape[0]] += 1.3 * roll
+            rb = n_bars if not fx["riser_bars"] else min(n_bars, int(fx["riser_bars"]))
+            r_dur = rb * bar_s
+            kind = fx["riser"]
+            rp = dict(self.glob["riser"])
+            if kind == "noise":
+                rp["pitch"] = 0.0
+            elif kind == "noise_pitch" and not rp.get("pitch"):
+                rp["pitch"] = 0.3
+            x = ins.riser(rp, r_dur, sr, rng) * 1.2
+            if kind == "sweep":
+                x = 0.4 * x + 0.5 * sfx.pitch_sweep(rp.get("midi", 48), r_dur, sr)[:x.shape[0]]
+            elif kind == "reverse":
+                x = 0.6 * x
+                n_last = min(int(round(bar_s * sr)), x.shape[0])
+                sw = sfx.reverse_swell(self.oneshot("crash", None), n_last, sr)
+                x[x.shape[0] - n_last:] += 0.9 * sw
+            x *= _gain(fx["riser_gain_db"])
+            roll = self._assemble(self._roll(n_bars, bpm, fx["roll"]), int(dur * sr))
+            out = np.zeros((max(roll.shape[0], int(dur * sr)), 2))
+            off = int(round((n_bars - rb) * bar_s * sr))
+            m = max(0, min(x.shape[0], out.shape[0] - off))
+            out[off:off + m] += x[:m]
+            out[:roll.shape[0]] += 1.3 * _gain(fx["roll_gain_db"]) * roll
             return out
         if variant == "crash":
-            return self.oneshot("crash", None).copy()
+            c = self.oneshot("crash", None) * _gain(fx["crash_gain_db"])
+            if fx["impact"] == "none":
+                return c.copy()
+            boom = sfx.impact(fx, sr, derive_rng(self.p["seed"], "impact"))
+            out = np.zeros((max(c.shape[0], boom.shape[0]), 2))
+            out[:c.shape[0]] += c
+            out[:boom.shape[0]] += 0.8 * boom
+            return out
         if variant == "down":
             rng = derive_rng(self.p["seed"], "down", bpm)
-            d = ins.downlifter({}, 2 * bar_s, sr, rng) * 0.8
+            d = ins.downlifter({"top": fx.get("down_top_hz", 8000.0)}, 2 * bar_s, sr, rng) * 0.8
             c = self.oneshot("crash", None)
             out = np.zeros((max(d.shape[0], c.shape[0]), 2))
             out[:d.shape[0]] += d
@@ -303,9 +389,28 @@ class Engine:
             return out
         raise KeyError(variant)
 
+    def _sfx_unit(self, variant: str, bpm: float) -> np.ndarray:
+        """The extra transition effects of :mod:`.sfx` (one bar, ringing on)."""
+        sr = self.sr
+        bar_s = 240.0 / bpm
+        bar_n = self.bar_samples(bpm, sr)
+        rng = derive_rng(self.p["seed"], "sfx-unit", variant, bpm)
+        if variant in ("up1", "up2"):
+            return sfx.uplifter(self.fx, self.glob["riser"], int(variant[2:]) * bar_s, sr, rng)
+        if variant == "rev":
+            return sfx.reverse_swell(self.oneshot("crash", None), bar_n, sr)
+        if variant == "impact":
+            boom = sfx.impact(dict(self.fx, impact=self.fx["impact"] if self.fx["impact"] != "none" else "boom_noise"), sr, rng)
+            return boom
+        if variant.startswith("down"):
+            return sfx.downsweep(self.fx, int(variant[4:]) * bar_s, sr, rng)
+        if variant == "phrase":
+            return 0.5 * self.oneshot("crash", None)
+        raise KeyError(variant)
+
     # -- per-bar gains and sends ---------------------------------------------------------
     def role_gain(self, bar: dict, role: str, variant: str) -> float:
-        g = 1.0
+        g = _gain(self.mix.get("levels_db", {}).get(role, 0.0))
         src = bar["sources"].get(role)
         if src:
             g *= _gain(self.p["sound"][src]["levels"].get(role, 0.0))
@@ -329,13 +434,19 @@ class Engine:
             s = float(np.mean([self.p["sound"][g]["reverb"]["send"] for g in self.p["genres"]])) * 1.5
         elif src is None:
             return 0.0
-        elif role in ("lead", "chords"):
-            s = self.p["sound"][src]["reverb"]["send"] * (1.3 if role == "chords" else 1.0)
+        elif role in ("lead", "chords", "vox"):
+            s = self.p["sound"][src]["reverb"]["send"] * {"chords": 1.3, "vox": 1.2}.get(role, 1.0)
         else:
             s = self.p["sound"][src]["reverb"]["drum_send"]
         if variant in ("soft", "pad"):
             s *= 1.8
-        return s
+        return s * _gain(self.mix.get("reverb_send_db", 0.0))
+
+    def delay_send(self, role: str) -> float:
+        """Level of a part's send to the ping-pong delay (0 when the track has no delay)."""
+        if not self.delay:
+            return 0.0
+        return float(self.delay["sends"].get(role, 0.0))
 
     # -- full render --------------------------------------------------------------------
     def render(self) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
@@ -349,7 +460,7 @@ class Engine:
         total = int(starts[-1])
         pad = int(8.0 * sr)
         buses = {g: np.zeros((total + pad, 2), dtype=np.float32) for g in ("dry", "music")}
-        stems = {r: np.zeros((total + pad, 2), dtype=np.float32) for r in ROLES + ("reverb",)} if self.keep_stems else None
+        stems = {r: np.zeros((total + pad, 2), dtype=np.float32) for r in ROLES + ("reverb", "delay")} if self.keep_stems else None
         pump = np.zeros(total + pad, dtype=np.float32)
         duck_cache: dict[float, np.ndarray] = {}
         prog_len = len(self.prog)
@@ -362,17 +473,20 @@ class Engine:
 
         for i, bar in enumerate(bars):
             if not self.reuse:  # benchmark baseline: every bar rendered note by note from scratch
-                for cache in (self.units, self.raw_units, self.notes, self.wet_cache, group_cache):
+                for cache in (self.units, self.raw_units, self.notes, self.wet_cache, self.delay_cache, group_cache):
                     cache.clear()
             s0 = int(starts[i])
             bpm = float(bar.get("bpm", self.p["bpm"]))
             cycle = bar["pos"] % prog_len
             sig = []
+            dsig = []
             items: dict[str, list] = {"dry": [], "music": []}
             for role, variant in bar["roles"].items():
                 genre = bar["sources"].get(role)
+                if role == "atmos" and bar["section"] == "build" and self.mix.get("build_hp_hz"):
+                    variant = "build_hp"  # engine-internal unit variant; the plan keeps "main"
                 g = self.role_gain(bar, role, variant)
-                key = (role, genre, variant, cycle % 4 if role in MUSIC_ROLES else 0, bpm)
+                key = (role, genre, variant, cycle % 4 if role in CYCLE_ROLES else 0, bpm)
                 items[GROUP[role]].append((key, round(g, 6)))
                 if stems is not None:
                     u = self.unit(*key)
@@ -381,24 +495,30 @@ class Engine:
                     snd = self.send(bar, role, variant) * g
                     if snd > 0:
                         sig.append(key + (round(snd, 5),))
+                dl = self.delay_send(role) * g
+                if dl > 0:
+                    dsig.append(key + (round(dl, 5),))
             # Each bus gets one add per bar: the sum of its parts (and, for the music
             # bus, the reverb return), cached because bars repeat like loops.
             for group, parts in items.items():
-                gsig = (group, tuple(parts), tuple(sig) if group == "music" else ())
-                if not parts and not gsig[2]:
+                gsig = (group, tuple(parts), tuple(sig) if group == "music" else (), tuple(dsig) if group == "music" else ())
+                if not parts and not gsig[2] and not gsig[3]:
                     continue
                 x = group_cache.get(gsig)
                 if x is None:
                     arrays = [(self.unit(*k), g) for k, g in parts]
-                    if gsig[2]:
-                        arrays.append((self._wet(gsig[2]), 1.0))
+                    arrays += [(self._wet(part), 1.0) for part in _split_sends(gsig[2])]
+                    arrays += [(self._delay_wet(part), 1.0) for part in _split_sends(gsig[3])]
                     x = np.zeros((max(a.shape[0] for a, _ in arrays), 2), dtype=np.float32)
                     for a, g in arrays:
                         x[:a.shape[0]] += a if g == 1.0 else np.float32(g) * a
                     group_cache[gsig] = x
                 add(buses[group], s0, x)
-            if sig and stems is not None:
-                add(stems["reverb"], s0, self._wet(tuple(sig)))
+            if stems is not None:
+                for part in _split_sends(tuple(sig)):
+                    add(stems["reverb"], s0, self._wet(part))
+                for part in _split_sends(tuple(dsig)):
+                    add(stems["delay"], s0, self._delay_wet(part))
             if "kick" in bar["roles"]:
                 d = duck_cache.get(bpm)
                 if d is None:
@@ -426,47 +546,84 @@ class Engine:
         fade = min(total, int(round(120.0 / last_bpm * sr)))
         mix[total - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
         master(mix, self.glob["master_drive"])
-        # The master saturation squeezes the loud drops more than the rest: re-level the
-        # other sections (attenuate only) so that the drop margins hold after it.
-        if self._section_levels(mix, starts, bars, only_reduce=True):
-            mix *= np.float32(0.97 / (float(np.max(np.abs(mix))) or 1.0))
+        ceiling = 0.97
+        chain = self.p.get("master")
+        if chain:  # the randomised mastering chain (EQ, width, compression, saturation, limiter)
+            mix = mastering.apply_chain(mix, sr, chain)
+            ceiling = 10.0 ** (chain["limiter"]["ceiling_db"] / 20.0)
+        # The master saturation and limiter squeeze the loud drops more than the rest: re-level
+        # the other sections (attenuate only) so that the drop margins hold after them.
+        changed = self._section_levels(mix, starts, bars, only_reduce=True)
+        changed = self._restore_build_rise(mix, starts, bars) or changed
+        if changed:
+            mix *= np.float32(ceiling / (float(np.max(np.abs(mix))) or 1.0))
         if stems is not None:
             stems = {k: v[:total] for k, v in stems.items()}
         t3 = clock()
         self.timings = {"bars_s": t1 - t0, "mixdown_s": t2 - t1, "master_s": t3 - t2, "unit_s": self.unit_time}
         return mix, stems
 
+    def _send_mono(self, sig: tuple) -> np.ndarray:
+        """Mono sum of one bar's send: the units of ``sig`` ((role, genre, variant, cycle, bpm, level), ...)."""
+        mono = None
+        for role, genre, variant, cyc, bpm, level in sig:
+            u = self.unit(role, genre, variant, cyc, bpm)
+            m = (u[:, 0].astype(np.float64) + u[:, 1]) * (0.5 * level)
+            if mono is None:
+                mono = m
+            else:
+                if m.shape[0] > mono.shape[0]:
+                    m, mono = mono, m
+                mono[:m.shape[0]] += m
+        return mono
+
     def _wet(self, sig: tuple) -> np.ndarray:
         w = self.wet_cache.get(sig)
         if w is None:
-            mono = None
-            for role, genre, variant, cyc, bpm, level in sig:
-                u = self.unit(role, genre, variant, cyc, bpm)
-                m = (u[:, 0].astype(np.float64) + u[:, 1]) * (0.5 * level)
-                if mono is None:
-                    mono = m
-                else:
-                    if m.shape[0] > mono.shape[0]:
-                        m, mono = mono, m
-                    mono[:m.shape[0]] += m
-            w = self.conv(mono).astype(np.float32)
+            w = self.conv(self._send_mono(sig)).astype(np.float32)
             self.wet_cache[sig] = w
+        return w
+
+    def _delay_wet(self, sig: tuple) -> np.ndarray:
+        """Ping-pong delay return of one bar's delay sends (cached like the reverb)."""
+        w = self.delay_cache.get(sig)
+        if w is None:
+            mono = self._send_mono(sig)
+            bpm = sig[0][4]
+            d = self.delay
+            w = stereo.pingpong(mono, self.sr, d["beats"] * 60.0 / bpm, d["feedback"], d["damp_hz"]).astype(np.float32)
+            self.delay_cache[sig] = w
         return w
 
     def _build_ramps(self, mix: np.ndarray, starts: np.ndarray, bars: list[dict]) -> None:
         """Builds swell: a rising gain (linear in dB, BUILD_RAMP_DB) across each build (in place)."""
-        i = 0
-        while i < len(bars):
-            if bars[i]["section"] != "build":
-                i += 1
-                continue
-            j = i
-            while j < len(bars) and bars[j]["section_index"] == bars[i]["section_index"]:
-                j += 1
+        for i, j in _build_runs(bars):
             a, b = int(starts[i]), int(starts[j])
             ramp = np.power(np.float32(10.0), np.linspace(-BUILD_RAMP_DB / 20.0, 0.0, b - a, dtype=np.float32))
             mix[a:b] *= ramp[:, None]
-            i = j
+
+    def _restore_build_rise(self, mix: np.ndarray, starts: np.ndarray, bars: list[dict]) -> bool:
+        """After the master's compression: where a build now rises by less than
+        ``BUILD_MIN_RISE_DB`` from its first to its last bar, turn its start down (a ramp that
+        ends at 0 dB on the last bar) until it does. Returns whether anything changed."""
+        changed = False
+
+        def bar_db(k):
+            seg = mix[int(starts[k]):int(starts[k + 1])]
+            return 10 * np.log10(float(np.mean(np.square(seg, dtype=np.float64))) + 1e-12)
+
+        for i, j in _build_runs(bars):
+            if j - i < 2:
+                continue
+            for _ in range(3):  # the ramp turns the first bar down by less than its start: repeat
+                short = BUILD_MIN_RISE_DB - (bar_db(j - 1) - bar_db(i))
+                if short <= 0.05:
+                    break
+                a, b = int(starts[i]), int(starts[j - 1])
+                ramp = np.power(np.float32(10.0), np.linspace(-short / 20.0, 0.0, b - a, dtype=np.float32))
+                mix[a:b] *= ramp[:, None]
+                changed = True
+        return changed
 
     def _section_levels(self, mix: np.ndarray, starts: np.ndarray, bars: list[dict], only_reduce: bool = False) -> bool:
         """Scale sections so that drops are the loudest parts and builds rise into them (in place).

@@ -231,7 +231,8 @@ def downlifter(p: dict, dur_s: float, sr: int, rng: np.random.Generator) -> np.n
     """Falling noise sweep that fades out (after a drop hits or a breakdown starts)."""
     n = int(dur_s * sr)
     u = np.linspace(0, 1, n)
-    x = _band_sweep(rng, n, sr, 8000.0 * (300.0 / 8000.0) ** u)
+    top = p.get("top", 8000.0)
+    x = _band_sweep(rng, n, sr, top * (300.0 / top) ** u)
     x *= ((1 - u) ** 2)[:, None] / (np.max(np.abs(x)) or 1)
     return fade_edges(x, sr, 0.005, 0.01)
 
@@ -248,7 +249,9 @@ def atmos(p: dict, midi: float, dur_s: float, sr: int, rng: np.random.Generator)
     noise = shaped_noise(rng, n, sr, mag, channels=2)
     tone = osc("triangle", f0, n, sr) + 0.5 * osc("triangle", f0 * 1.5, n, sr)
     x = p.get("noise", 0.4) * noise / (np.max(np.abs(noise)) or 1) + 0.5 * tone[:, None]
-    env = adsr(n, sr, min(1.0, dur_s / 3), 1.0, 1.0, 0.5, dur_s)
+    # The drone changes with the chord on the bar line: a short swell and release, so the
+    # old root does not ring a beat into the next bar while the new one fades in.
+    env = adsr(n, sr, min(0.3, dur_s / 6), 1.0, 1.0, 0.3, dur_s)
     return x * env[:, None]
 
 

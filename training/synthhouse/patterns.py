@@ -214,3 +214,52 @@ def perc_pattern(rng: np.random.Generator, style: str, frag: float) -> list[list
         hits = rhythm(rng, frag, STEPS, n_range=(2, 4), forbid=(0, 4, 8, 12))
         return [[s, _round(rng.uniform(0.6, 1.0)), 0] for s, _ in hits]
     raise ValueError(f"unknown percussion style {style!r}")
+
+
+#: Extra percussion layers ("tops") and what they play.
+TOP_KINDS = ("shaker16", "tamb", "conga", "rim", "ghost_snare", "hat16", "ride")
+
+
+def tops_pattern(rng: np.random.Generator, kind: str, frag: float, busy: float) -> list[list]:
+    """One bar of a tops layer: ``[step, velocity, pitch_variant]`` rows.
+
+    ``busy`` (0..1) sets how many of the optional hits (ghost notes, 16ths) play, so
+    tracks range from sparse to very busy percussion.
+    """
+    out: list[list] = []
+    if kind == "shaker16":
+        for s in range(STEPS):
+            accent = s % 4 == 2 or (s % 2 == 0 and rng.random() < 0.5)
+            if not accent and rng.random() > 0.35 + 0.65 * busy:
+                continue
+            out.append([s, _round(rng.uniform(0.8, 1.0) if accent else rng.uniform(0.3, 0.6), 2), 0])
+    elif kind == "tamb":
+        for s in (2, 6, 10, 14):
+            out.append([s, _round(rng.uniform(0.85, 1.0), 2), 0])
+        for s in range(1, STEPS, 2):
+            if rng.random() < 0.6 * busy:
+                out.append([s, _round(rng.uniform(0.25, 0.5), 2), 1])
+    elif kind == "conga":
+        n_lo = 3 + int(round(3 * busy))
+        hits = rhythm(rng, max(frag, 2.5) + busy, STEPS, n_range=(n_lo, n_lo + 3), forbid=(0,))
+        out = [[s, _round(rng.uniform(0.55, 1.0), 2), int(rng.integers(0, 3))] for s, _ in hits]
+    elif kind == "rim":
+        hits = rhythm(rng, max(frag, 3.0), STEPS, n_range=(2, 3 + int(round(3 * busy))), forbid=(0, 8))
+        out = [[s, _round(rng.uniform(0.6, 1.0), 2), int(rng.integers(0, 2))] for s, _ in hits]
+    elif kind == "ghost_snare":
+        cands = [1, 3, 5, 7, 9, 11, 13, 15, 6, 10, 14]
+        k = int(rng.integers(2, 3 + int(round(3 * busy)) + 1))
+        for s in sorted(int(x) for x in rng.choice(cands, size=min(k, len(cands)), replace=False)):
+            out.append([s, _round(rng.uniform(0.18, 0.42), 2), 0])
+    elif kind == "hat16":
+        for s in range(1, STEPS, 2):
+            if rng.random() < 0.4 + 0.6 * busy:
+                out.append([s, _round(rng.uniform(0.2, 0.45), 2), 0])
+    elif kind == "ride":
+        if rng.random() < 0.5:
+            out = [[s, 0.85 if s % 4 == 2 else 0.5, 0] for s in range(0, STEPS, 2)]
+        else:
+            out = [[s, 0.9, 0] for s in (2, 6, 10, 14)]
+    else:
+        raise ValueError(f"unknown tops kind {kind!r}")
+    return sorted(out)

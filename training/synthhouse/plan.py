@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import zlib
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -18,10 +17,12 @@ from ...core.genres import GENRES, N_GENRES, GenreError, canonical_genre, parse_
 from .arrangement import (DEFAULT_STRUCTURE, SynthError, format_structure, parse_structure, plan_bars,
                           scale_structure)
 from .profiles import TRAITS, sample_genre_sound
+from .randomise import randomise_plan, require_system_packages
+from .seeds import check_seed, derive_rng  # noqa: F401  (re-exported: the plan's public helpers)
 from .theory import NOTE_NAMES, PROGRESSIONS, key_name
 
 #: Bumped whenever the same parameters would render different audio.
-SYNTH_VERSION = "1"
+SYNTH_VERSION = "2"  # 2: domain randomisation (samples, tops, vox, fx, stereo, mix, master)
 SAMPLE_RATE = 44100
 MIN_BPM, MAX_BPM = 60.0, 200.0
 #: Longest track (bars); the engine holds a few full-length float32 buses in memory.
@@ -56,24 +57,6 @@ def genre_weights(genres) -> np.ndarray:
     return w / w.sum()
 
 
-def derive_rng(seed: int, *tags) -> np.random.Generator:
-    """Independent random stream for one purpose (``tags``) of one seed.
-
-    Separate streams keep choices stable: e.g. a genre's sound design depends only
-    on (seed, genre), so a mixture reuses the sounds of its pure-genre siblings.
-    """
-    s = int(seed)
-    entropy = [s & 0xFFFFFFFF, (s >> 32) & 0xFFFFFFFF] + [zlib.crc32(str(t).encode("utf-8")) for t in tags]
-    return np.random.default_rng(np.random.SeedSequence(entropy))
-
-
-def check_seed(seed) -> int:
-    """Seeds are integers in [0, 2**63)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 63:
-        raise SynthError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
-
-
 def _blend_numeric(dicts: Sequence[dict], weights: Sequence[float]) -> dict:
     keys = dicts[0].keys()
     return {k: float(round(sum(w * d[k] for d, w in zip(dicts, weights)), 4)) for k in keys}
@@ -91,7 +74,8 @@ def params_sha256(params: dict) -> str:
 
 def plan_track(genres="Progressive House", seed: int = 0, bpm: float | None = None, bars: int | None = None,
                duration_s: float | None = None, structure=None, sr: int = SAMPLE_RATE,
-               bar_bpms: Sequence[float] | None = None) -> dict:
+               bar_bpms: Sequence[float] | None = None, sample_packages: Sequence[str] | None = None,
+               require_samples: bool = False) -> dict:
     """Draw all generation parameters of one track (no audio).
 
     Parameters
@@ -108,6 +92,14 @@ def plan_track(genres="Progressive House", seed: int = 0, bpm: float | None = No
         ``"intro:16,build:8,..."``; default :data:`DEFAULT_STRUCTURE`.
     bar_bpms : sequence, optional
         Per-bar tempo override (DJ-set crossfades); length must equal the bar count.
+    sample_packages : sequence of str, optional
+        The drum-sample packages the track may use (default: all of
+        :data:`.samples.PACKAGE_NAMES`); a role drawn from another package falls back to
+        its synthetic drum, noted in ``notes``. ``()`` gives an all-synthetic kit.
+    require_samples : bool
+        Raise :class:`SynthError` (one line, naming the package) when one of the
+        allowed sample packages or ``espeak-ng`` is not installed, instead of falling back
+        (:func:`.randomise.require_system_packages`; for dataset builds).
 
     Returns
     -------
@@ -116,6 +108,8 @@ def plan_track(genres="Progressive House", seed: int = 0, bpm: float | None = No
     """
     seed = check_seed(seed)
     w = genre_weights(genres)
+    if require_samples:
+        require_system_packages(sample_packages)
     if int(sr) != sr or sr < 8000:
         raise SynthError(f"sample rate must be an integer >= 8000, got {sr!r}")
     sr = int(sr)
@@ -186,7 +180,7 @@ def plan_track(genres="Progressive House", seed: int = 0, bpm: float | None = No
         "atmos": {"noise_hz": float(round(fx_rng.uniform(800, 3000), 1)), "noise": float(round(fx_rng.uniform(0.2, 0.6), 3))},
         "snare_roll": dict(sounds[dominant]["clap"], type="snare"),
     }
-    return {
+    params = {
         "generator": "SynthHouse",
         "synth_version": SYNTH_VERSION,
         "seed": seed,
@@ -206,6 +200,8 @@ def plan_track(genres="Progressive House", seed: int = 0, bpm: float | None = No
         "sound": sounds,
         "bars": bar_list,
     }
+    randomise_plan(params, seed, mix_tag, sample_packages)
+    return params
 
 
 def bar_times(params: dict) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...core.genres import GENRES
 from .arrangement import SET_STRUCTURE, SynthError, parse_structure
+from . import mastering as mastering_mod
 from .engine import Engine
 from .plan import SAMPLE_RATE, bar_times, check_seed, derive_rng, genre_weights, plan_track
 from .truth import build_truth
@@ -49,7 +50,8 @@ def _slug_name(params: dict) -> str:
 
 def render_track(genres="Progressive House", seed: int = 0, bpm: float | None = None, bars: int | None = None,
                  duration_s: float | None = None, structure=None, sr: int = SAMPLE_RATE, stems: bool = False,
-                 bar_bpms: Sequence[float] | None = None) -> SynthResult:
+                 bar_bpms: Sequence[float] | None = None, sample_packages: Sequence[str] | None = None,
+                 require_samples: bool = False, mastering: bool = True) -> SynthResult:
     """Render one procedural house track and its exact timeline.
 
     Parameters
@@ -71,12 +73,21 @@ def render_track(genres="Progressive House", seed: int = 0, bpm: float | None = 
         Also return the per-part buses (memory heavy; meant for tests and analysis).
     bar_bpms : sequence, optional
         Per-bar tempi (used by :func:`render_set` for beat-matched crossfades).
+    sample_packages, require_samples : optional
+        Which drum-sample packages may be used, and whether a missing one is an error
+        (see :func:`.plan.plan_track`).
+    mastering : bool
+        Apply the track's randomised mastering chain (``analysis.master``; :mod:`.mastering`).
+        ``False`` stores ``master: null`` and leaves the plain peak-normalised mix (sets use
+        it: a DJ mix goes through one chain as a whole).
 
     Returns
     -------
     SynthResult
     """
-    params = plan_track(genres, seed, bpm, bars, duration_s, structure, sr, bar_bpms)
+    params = plan_track(genres, seed, bpm, bars, duration_s, structure, sr, bar_bpms, sample_packages, require_samples)
+    if not mastering:
+        params["master"] = None
     audio, st = Engine(params, keep_stems=stems).render()
     times = bar_times(params)
     bar_bpm = [float(b.get("bpm", params["bpm"])) for b in params["bars"]]
@@ -152,7 +163,9 @@ def render_set(genres_list, seed: int = 0, bpms: Sequence[float | None] | None =
         bar_bpms = [own] * n_bars
         if prev_bpm is not None:
             bar_bpms[:xfade] = [prev_bpm] * xfade
-        renders.append(render_track(w, track_seeds[i], own, None, None, sections, sr, bar_bpms=bar_bpms))
+        # The tracks are mixed unmastered and the mix goes through one chain, as a DJ's
+        # mixer gain-stages and EQ-matches the decks before the master/recording chain.
+        renders.append(render_track(w, track_seeds[i], own, None, None, sections, sr, bar_bpms=bar_bpms, mastering=False))
         prev_bpm = own
 
     # Level-match tracks on their drops, then overlap with equal-power crossfades.
@@ -215,6 +228,11 @@ def render_set(genres_list, seed: int = 0, bpms: Sequence[float | None] | None =
         mix[s0:end] += a[:end - s0]
     peak = float(np.max(np.abs(mix))) or 1.0
     mix *= np.float32(0.97 / peak)
+    dist = float(np.mean([sum(w * r.truth["analysis"]["sound"][g]["traits"]["distortion"]
+                              for g, w in r.truth["analysis"]["genres"].items()) for r in renders]))
+    # A DJ mix is a recording of the mixer, not a playback through a small speaker: no degradation.
+    chain = mastering_mod.random_chain(derive_rng(seed, "set-master"), distortion=dist, degrade=0.0)
+    mix = mastering_mod.apply_chain(mix, sr, chain)
 
     analysis = {
         "generator": "SynthHouse",
@@ -226,6 +244,7 @@ def render_set(genres_list, seed: int = 0, bpms: Sequence[float | None] | None =
         "track_offsets_s": [float(o) for o in offsets],
         "track_first_bar": first_bar,
         "tracks": [r.truth["analysis"] for r in renders],
+        "master": chain,
     }
     # Main tempo: the one that lasts longest.
     dur_by_bpm: dict[float, float] = {}

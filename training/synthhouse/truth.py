@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ...core.analysis.traits import (ENERGY_REF_PERCENTILE, TRAIT_NAMES, brightness_from_hz, energy_from_db,
+                                     score_to_unit)
 from ...core.genres import N_GENRES
 from ...core.timeline import new_timeline
 from .plan import params_sha256
@@ -55,6 +57,117 @@ def rms_dbfs(audio: np.ndarray, sr: int, start_s: float, end_s: float) -> float:
     return float(round(10 * np.log10(max(ms, 1e-12)), 2))
 
 
+def bar_levels_db(audio: np.ndarray, sr: int, bar_starts: np.ndarray) -> np.ndarray:
+    """RMS level (dB re full scale, all channels) of every bar."""
+    return np.array([rms_dbfs(audio, sr, a, b) for a, b in zip(bar_starts[:-1], bar_starts[1:])])
+
+
+def bar_centroids_hz(audio: np.ndarray, sr: int, bar_starts: np.ndarray, n_fft: int = 2048) -> np.ndarray:
+    """Spectral centroid (Hz, full band, of the channel mean) of every bar."""
+    mono = np.asarray(audio, dtype=np.float32).reshape(audio.shape[0], -1).mean(axis=1)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    win = np.hanning(n_fft).astype(np.float32)
+    out = np.zeros(len(bar_starts) - 1)
+    for i, (a, b) in enumerate(zip(bar_starts[:-1], bar_starts[1:])):
+        seg = mono[int(round(a * sr)):int(round(b * sr))]
+        if seg.size < n_fft:
+            seg = np.pad(seg, (0, n_fft - seg.size))
+        frames = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::n_fft // 2]
+        power = (np.abs(np.fft.rfft(frames * win, axis=1)) ** 2).sum(axis=0)
+        out[i] = float((power * freqs).sum() / max(float(power.sum()), 1e-20))
+    return out
+
+
+def _presence(variant: str | None, role: str) -> float:
+    """How much of a part plays in a bar: 0 (not at all), 0.5 (a kick cut half-way), the opened
+    share of a build's filter sweep, else 1."""
+    if variant is None:
+        return 0.0
+    if role == "kick" and variant == "half":
+        return 0.5
+    if variant.startswith("sweep"):
+        k, n = (int(v) for v in variant[5:].split("/"))
+        return (k + 1) / n
+    return 1.0
+
+
+def _track_trait_rows(params: dict) -> np.ndarray | None:
+    """Generator-side traits of every bar of one SynthHouse plan, without energy and brightness
+    (None when the plan lacks roles or trait scores)."""
+    try:
+        bars, genres, sound = params["bars"], params["genres"], params["sound"]
+        scores = {t: float(sum(w * sound[g]["traits"][t] for g, w in genres.items()))
+                  for t in ("groove", "fragmentation", "distortion", "organicity")}
+    except (KeyError, TypeError):
+        return None
+    style = {t: float(score_to_unit(s)) for t, s in scores.items()}
+    # SynthHouse 2: recorded acoustic drums make a track more organic than its genre's draw.
+    style["organicity"] = min(1.0, style["organicity"] + float((params.get("samples") or {}).get("organicity_shift", 0.0)))
+    rows = np.zeros((len(bars), len(TRAIT_NAMES)))
+    for i, bar in enumerate(bars):
+        roles = bar.get("roles", {})
+        for j, name in enumerate(TRAIT_NAMES):
+            if name in ("kick", "bass", "lead", "chords"):
+                rows[i, j] = _presence(roles.get(name), name)
+            elif name in style:
+                rows[i, j] = style[name]
+    return rows
+
+
+def _set_trait_rows(analysis: dict, n_bars: int) -> np.ndarray | None:
+    """Traits of a DJ-set mix: each bar takes the tracks that sound in it, weighted by their
+    equal-power crossfade gains (presence: the loudest weighted part; style: the power-weighted mean)."""
+    tracks, first = analysis.get("tracks", []), analysis.get("track_first_bar", [])
+    xfade = int(analysis.get("xfade_bars", 0))
+    per = [_track_trait_rows(p) for p in tracks]
+    if not per or any(r is None for r in per) or len(first) != len(per):
+        return None
+    pres = [TRAIT_NAMES.index(t) for t in ("kick", "bass", "lead", "chords")]
+    style = [TRAIT_NAMES.index(t) for t in ("groove", "fragmentation", "distortion", "organicity")]
+    out = np.zeros((n_bars, len(TRAIT_NAMES)))
+    for g in range(n_bars):
+        acc, wsum = np.zeros(len(TRAIT_NAMES)), 0.0
+        for i, rows in enumerate(per):
+            j = g - int(first[i])
+            if not 0 <= j < rows.shape[0]:
+                continue
+            gain = 1.0
+            if i > 0 and j < xfade:
+                gain = float(np.sin(0.5 * np.pi * (j + 0.5) / xfade))
+            if i + 1 < len(per) and j >= rows.shape[0] - xfade:
+                gain = min(gain, float(np.cos(0.5 * np.pi * (j - (rows.shape[0] - xfade) + 0.5) / xfade)))
+            out[g, pres] = np.maximum(out[g, pres], gain * rows[j, pres])
+            acc[style] += gain ** 2 * rows[j, style]
+            wsum += gain ** 2
+        out[g, style] = acc[style] / max(wsum, 1e-12)
+    return out
+
+
+def bar_trait_truth(audio: np.ndarray, sr: int, params: dict, bar_starts: np.ndarray) -> dict | None:
+    """The generator's per-bar traits in the timeline's ``bar_traits`` form (None if unknown).
+
+    * kick, bass, lead, chords: the part's activity from the arrangement (``bars[i]["roles"]``):
+      1 when it plays, 0.5 for a kick cut half-way through the bar, ``(k + 1) / n`` for bar ``k``
+      of an ``n``-bar filter sweep (the filter opening through a build);
+    * groove, fragmentation, distortion, organicity: the track's 1-5 scores (weighted by the
+      genre mixture) mapped to [0, 1]; organicity plus the plan's ``organicity_shift`` for
+      recorded acoustic drums; DJ sets blend their tracks by crossfade power;
+    * energy: the bar's RMS level against the 95th percentile of the track's bars
+      (:func:`mainstage.core.analysis.traits.energy_from_db`);
+    * brightness: the bar's full-band spectral centroid
+      (:func:`mainstage.core.analysis.traits.brightness_from_hz`).
+    """
+    bar_starts = np.asarray(bar_starts, dtype=np.float64)
+    n = bar_starts.size - 1
+    rows = _set_trait_rows(params, n) if params.get("kind") == "set" else _track_trait_rows(params)
+    if rows is None or rows.shape[0] != n or n == 0:
+        return None
+    level = bar_levels_db(audio, sr, bar_starts)
+    rows[:, TRAIT_NAMES.index("energy")] = energy_from_db(level - np.percentile(level, ENERGY_REF_PERCENTILE))
+    rows[:, TRAIT_NAMES.index("brightness")] = brightness_from_hz(bar_centroids_hz(audio, sr, bar_starts))
+    return {"names": list(TRAIT_NAMES), "values": [[float(round(x, 4)) for x in r] for r in np.clip(rows, 0.0, 1.0)]}
+
+
 def build_truth(audio: np.ndarray, sr: int, params: dict, bar_starts: np.ndarray, bar_bpm: Sequence[float],
                 bar_sections: Sequence[tuple[str, int]], bar_probs: np.ndarray, main_bpm: float,
                 file: str | None = None) -> dict:
@@ -87,7 +200,7 @@ def build_truth(audio: np.ndarray, sr: int, params: dict, bar_starts: np.ndarray
     summary = probs[is_drop].mean(axis=0) if is_drop.any() else probs.mean(axis=0)
     summary = summary / summary.sum()
     duration = audio.shape[0] / sr
-    return new_timeline(
+    doc = new_timeline(
         file=file or "synthhouse.wav",
         duration_s=duration,
         sample_rate=sr,
@@ -106,3 +219,7 @@ def build_truth(audio: np.ndarray, sr: int, params: dict, bar_starts: np.ndarray
         analysis=params,
         warnings=[],
     )
+    traits = bar_trait_truth(audio, sr, params, bar_starts)
+    if traits is not None and len(traits["values"]) == len(doc["downbeats"]):
+        doc["bar_traits"] = traits
+    return doc

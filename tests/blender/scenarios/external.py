@@ -68,7 +68,9 @@ bpy.ops.msvfx.presets_reset()
 assert len(st.looks) == 8
 bad = os.path.join(work, "bad.timeline.json")
 with open(bad, "w") as fh:
-    fh.write(st.timeline_text.as_string().replace('"schema":"mainstage.timeline/1"', '"schema":"mainstage.timeline/7"'))
+    text = st.timeline_text.as_string()
+    assert '"schema":"mainstage.timeline/2"' in text, text[:200]
+    fh.write(text.replace('"schema":"mainstage.timeline/2"', '"schema":"mainstage.timeline/7"'))
 msg_bad_timeline = expect_error(lambda: bpy.ops.msvfx.load_timeline(filepath=bad), "bad.timeline.json",
                                 "unsupported schema version")
 assert (st.timeline_text.as_string(), sorted((m.name, m.frame) for m in scene.timeline_markers)) == good
