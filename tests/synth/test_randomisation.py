@@ -45,7 +45,7 @@ def _band_db(x: np.ndarray, sr: int, lo: float, hi: float) -> float:
 
 def test_plan_keeps_old_keys_adds_new_ones_and_is_json():
     p = plan_track("Deep House", seed=4, structure=SHORT)
-    assert p["synth_version"] == SYNTH_VERSION == "2"
+    assert p["synth_version"] == SYNTH_VERSION == "3"
     for key in ("sound", "bars", "global", "progression", "key", "scale"):
         assert key in p
     snd = p["sound"]["Deep House"]

@@ -625,6 +625,12 @@ class Engine:
                 changed = True
         return changed
 
+    @staticmethod
+    def _bar_db(power: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Mean level (dB) of every bar of a per-sample power."""
+        bar_e = np.add.reduceat(power, starts[:-1]).astype(np.float64) / np.maximum(np.diff(starts), 1)
+        return 10 * np.log10(np.maximum(bar_e, 1e-12))
+
     def _section_levels(self, mix: np.ndarray, starts: np.ndarray, bars: list[dict], only_reduce: bool = False) -> bool:
         """Scale sections so that drops are the loudest parts and builds rise into them (in place).
 
@@ -635,24 +641,29 @@ class Engine:
             self._build_ramps(mix, starts, bars)
         sq = np.square(mix[:, 0])
         sq += np.square(mix[:, 1])
-        bar_e = np.add.reduceat(sq, starts[:-1]).astype(np.float64) / np.maximum(np.diff(starts), 1)
-        bar_db = 10 * np.log10(np.maximum(bar_e, 1e-12))
+        levels = [self._bar_db(sq, starts)]
+        if only_reduce:
+            # A build's margin must also hold in the mono sum, which the analysis (and the
+            # paper's drop rule) hears: a wide master's side signal raises the stereo power of
+            # drops above their mono power, so a build can come too close to its drop in mono
+            # and read as the drop's start.
+            levels.append(self._bar_db(np.square(0.5 * (mix[:, 0] + mix[:, 1])), starts))
         sec_ids = np.array([b["section_index"] for b in bars])
         labels = {b["section_index"]: b["section"] for b in bars}
-        drop_db = [float(np.mean(bar_db[sec_ids == s])) for s, lab in labels.items() if lab == "drop"]
-        if not drop_db:
+        if "drop" not in labels.values():
             return False
-        ref = float(np.mean(drop_db))
         gains = np.ones(len(bars))
         for s, lab in labels.items():
             m = sec_ids == s
-            if lab == "drop":
-                gdb = 0.0 if only_reduce else ref - float(np.mean(bar_db[m]))
-            else:
-                gdb = ref + SECTION_TARGET_DB[lab] - float(np.max(bar_db[m]))
-                if only_reduce:
-                    gdb = min(gdb, 0.0)
-            gains[m] = _gain(float(np.clip(gdb, -30.0, 12.0)))
+            gdbs = []
+            for bar_db in (levels if lab == "build" else levels[:1]):
+                ref = float(np.mean([np.mean(bar_db[sec_ids == d]) for d, ld in labels.items() if ld == "drop"]))
+                if lab == "drop":
+                    gdbs.append(0.0 if only_reduce else ref - float(np.mean(bar_db[m])))
+                else:
+                    gdb = ref + SECTION_TARGET_DB[lab] - float(np.max(bar_db[m]))
+                    gdbs.append(min(gdb, 0.0) if only_reduce else gdb)
+            gains[m] = _gain(float(np.clip(min(gdbs), -30.0, 12.0)))
         if np.all(gains == 1.0):
             return False
         ramp = int(0.02 * self.sr)

@@ -22,7 +22,7 @@ from .seeds import check_seed, derive_rng  # noqa: F401  (re-exported: the plan'
 from .theory import NOTE_NAMES, PROGRESSIONS, key_name
 
 #: Bumped whenever the same parameters would render different audio.
-SYNTH_VERSION = "2"  # 2: domain randomisation (samples, tops, vox, fx, stereo, mix, master)
+SYNTH_VERSION = "3"  # 2: domain randomisation (samples, tops, vox, fx, stereo, mix, master); 3: a build's margin below its drop also holds in the mono sum
 SAMPLE_RATE = 44100
 MIN_BPM, MAX_BPM = 60.0, 200.0
 #: Longest track (bars); the engine holds a few full-length float32 buses in memory.
