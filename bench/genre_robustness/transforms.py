@@ -67,28 +67,12 @@ def butter(x: np.ndarray, kind: str, fc: float, order: int = 4) -> np.ndarray:
     return signal.sosfilt(sos, x, axis=0).astype(np.float32)
 
 
-def rbj_shelf(kind: str, fc: float, gain_db: float, slope: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Biquad coefficients ``(b, a)`` of the RBJ Audio-EQ-Cookbook low/high shelf."""
-    A = 10.0 ** (gain_db / 40.0)
-    w0 = 2.0 * np.pi * fc / SR
-    cw, sw = np.cos(w0), np.sin(w0)
-    alpha = sw / 2.0 * np.sqrt((A + 1.0 / A) * (1.0 / slope - 1.0) + 2.0)
-    sa = 2.0 * np.sqrt(A) * alpha
-    if kind == "low":
-        b = [A * ((A + 1) - (A - 1) * cw + sa), 2 * A * ((A - 1) - (A + 1) * cw), A * ((A + 1) - (A - 1) * cw - sa)]
-        a = [(A + 1) + (A - 1) * cw + sa, -2 * ((A - 1) + (A + 1) * cw), (A + 1) + (A - 1) * cw - sa]
-    else:
-        b = [A * ((A + 1) + (A - 1) * cw + sa), -2 * A * ((A - 1) + (A + 1) * cw), A * ((A + 1) + (A - 1) * cw - sa)]
-        a = [(A + 1) - (A - 1) * cw + sa, 2 * ((A - 1) - (A + 1) * cw), (A + 1) - (A - 1) * cw - sa]
-    b, a = np.array(b) / a[0], np.array(a) / a[0]
-    return b, a
-
-
 def shelf(x: np.ndarray, kind: str, fc: float, gain_db: float) -> np.ndarray:
     from scipy import signal
 
-    b, a = rbj_shelf(kind, fc, gain_db)
-    return signal.lfilter(b, a, x, axis=0).astype(np.float32)
+    from mainstage.training.synthhouse.mastering import shelf_sos  # the RBJ cookbook shelf SynthHouse masters with
+
+    return signal.sosfilt(shelf_sos(kind, fc, gain_db, SR)[None, :], x, axis=0).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- overlays

@@ -73,13 +73,6 @@ def raw_distance(embeddings: np.ndarray, mean: np.ndarray, whiten: np.ndarray) -
     return np.sqrt(np.mean(z * z, axis=1))
 
 
-def novelty_scores(embeddings: np.ndarray, stats: dict) -> np.ndarray:
-    """Novelty (1.0 = threshold) of embeddings under fitted statistics (:func:`fit_novelty`)."""
-    mean = np.asarray(stats["mean"], dtype=np.float64)
-    whiten = np.asarray(stats["whiten"], dtype=np.float64)
-    return raw_distance(embeddings, mean, whiten) / float(stats["scale"])
-
-
 class NoveltyHead(torch.nn.Module):
     """The novelty score in the exported graph: ``(batch, D)`` embeddings -> ``(batch,)`` novelty."""
 
@@ -94,4 +87,4 @@ class NoveltyHead(torch.nn.Module):
         return torch.sqrt(torch.mean(z * z, dim=-1)) * self.inv_scale
 
 
-__all__ = ["fit_novelty", "novelty_scores", "raw_distance", "NoveltyHead", "SHRINKAGE", "QUANTILE"]
+__all__ = ["fit_novelty", "raw_distance", "NoveltyHead", "SHRINKAGE", "QUANTILE"]

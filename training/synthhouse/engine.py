@@ -650,14 +650,16 @@ class Engine:
             levels.append(self._bar_db(np.square(0.5 * (mix[:, 0] + mix[:, 1])), starts))
         sec_ids = np.array([b["section_index"] for b in bars])
         labels = {b["section_index"]: b["section"] for b in bars}
-        if "drop" not in labels.values():
+        drops = [d for d, lab in labels.items() if lab == "drop"]
+        if not drops:
             return False
+        refs = [float(np.mean([np.mean(bar_db[sec_ids == d]) for d in drops])) for bar_db in levels]
         gains = np.ones(len(bars))
         for s, lab in labels.items():
             m = sec_ids == s
             gdbs = []
-            for bar_db in (levels if lab == "build" else levels[:1]):
-                ref = float(np.mean([np.mean(bar_db[sec_ids == d]) for d, ld in labels.items() if ld == "drop"]))
+            used = len(levels) if lab == "build" else 1  # the mono margin is kept for builds only
+            for bar_db, ref in zip(levels[:used], refs[:used]):
                 if lab == "drop":
                     gdbs.append(0.0 if only_reduce else ref - float(np.mean(bar_db[m])))
                 else:

@@ -132,7 +132,7 @@ def degraded_bands(chain: dict | None) -> list[str]:
 # EQ
 # ---------------------------------------------------------------------------
 
-def _biquad_shelf(kind: str, f0: float, gain_db: float, sr: int, s: float = 1.0) -> np.ndarray:
+def shelf_sos(kind: str, f0: float, gain_db: float, sr: int, s: float = 1.0) -> np.ndarray:
     """RBJ cookbook low / high shelf as one sos row (b0 b1 b2 1 a1 a2)."""
     a = 10.0 ** (gain_db / 40.0)
     w0 = 2 * np.pi * f0 / sr
@@ -174,10 +174,10 @@ def eq_sos(chain: dict, sr: int) -> np.ndarray:
     singles = []
     ls = chain.get("low_shelf")
     if ls and ls["gain_db"]:
-        singles.append(_biquad_shelf("low", ls["hz"], ls["gain_db"], sr))
+        singles.append(shelf_sos("low", ls["hz"], ls["gain_db"], sr))
     tilt = float(chain.get("tilt_db") or 0.0)
     if tilt:  # a gentle (S = 0.5) high shelf at 1 kHz, its level halved: -tilt/2 below, +tilt/2 above
-        row = _biquad_shelf("high", 1000.0, tilt, sr, 0.5)
+        row = shelf_sos("high", 1000.0, tilt, sr, 0.5)
         row[:3] *= 10.0 ** (-tilt / 40.0)
         singles.append(row)
     bell = chain.get("bell")
@@ -185,7 +185,7 @@ def eq_sos(chain: dict, sr: int) -> np.ndarray:
         singles.append(_biquad_bell(bell["hz"], bell["gain_db"], bell.get("q", 1.0), sr))
     hs = chain.get("high_shelf")
     if hs and hs["gain_db"] and hs["hz"] < 0.45 * sr:
-        singles.append(_biquad_shelf("high", hs["hz"], hs["gain_db"], sr))
+        singles.append(shelf_sos("high", hs["hz"], hs["gain_db"], sr))
     if singles:
         rows.append(np.array(singles))
     return np.vstack(rows) if rows else np.zeros((0, 6))
@@ -345,5 +345,5 @@ def apply_chain(audio: np.ndarray, sr: int, chain: dict) -> np.ndarray:
     return x
 
 
-__all__ = ["random_chain", "apply_chain", "degraded_bands", "DEGRADE_PROB", "eq_sos", "apply_eq", "compress", "saturate", "limit", "set_width",
+__all__ = ["random_chain", "apply_chain", "shelf_sos", "degraded_bands", "DEGRADE_PROB", "eq_sos", "apply_eq", "compress", "saturate", "limit", "set_width",
            "CHAIN_VERSION"]
