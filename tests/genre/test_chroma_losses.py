@@ -105,3 +105,25 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_targets():
     targets = np.exp(z - z.max(axis=1, keepdims=True))
     targets /= targets.sum(axis=1, keepdims=True)
     assert calibration.fit_temperature(logits, targets) == pytest.approx(2.5, rel=1e-3)
+
+
+def test_clip_loss_covers_the_rows_marked_exact():
+    """With a track loss, the clip loss covers clips with exact labels: one-hot ones, or those marked (part labels)."""
+    import torch
+
+    from mainstage.training.run.losses import batch_share_loss, soft_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 8, generator=g)
+    targets = torch.full((4, 8), 1 / 8)
+    targets[0] = torch.eye(8)[2]
+    bag = torch.tensor([0, 0, 1, 1])
+    default = batch_share_loss(logits, targets, 4, 1, bag=bag, n_bags=2, n_single=1, track_weight=0.5)
+    marked = torch.tensor([True, False, True, False])
+    explicit = batch_share_loss(logits, targets, 4, 1, bag=bag, n_bags=2, n_single=2, track_weight=0.5, single=marked)
+    track = batch_share_loss(logits, targets, 4, 1, bag=bag, n_bags=2, n_single=0, track_weight=1.0)
+    clip_default = soft_cross_entropy(logits[:1], targets[:1], reduction="sum") / 1
+    clip_marked = soft_cross_entropy(logits[marked], targets[marked], reduction="sum") / 2
+    assert float(default) == pytest.approx(0.5 * float(clip_default) + 0.5 * float(track), rel=1e-5)
+    assert float(explicit) == pytest.approx(0.5 * float(clip_marked) + 0.5 * float(track), rel=1e-5)
+    assert float(explicit) != pytest.approx(float(default), rel=1e-3)

@@ -134,3 +134,38 @@ def test_set_rejects_short_outros():
 
     with pytest.raises(SynthError, match="at least 16 bars"):
         render_set(["Deep House", "Bigroom"], structure="intro:4,drop:8,outro:4")
+
+
+def test_part_labels_follow_the_parts_each_block_took_from_its_genres(half_half):
+    """A mixture's clips are labelled with the genres their parts came from; over the drop they sum to the mix."""
+    from mainstage.training.features.part_labels import bar_part_labels, clip_part_label
+
+    res, _ = half_half
+    truth = res.truth
+    starts, shares = bar_part_labels(truth)
+    assert starts.shape == (len(truth["downbeats"]),) and shares.shape == (len(starts), 8)
+    bars = truth["analysis"]["bars"]
+    label = np.asarray(truth["genre_summary"])
+    drop = [i for i, b in enumerate(bars) if b["section"] == "drop"]
+    # Per bar: the share of its sourced parts per genre, exactly.
+    for i in drop:
+        src = list(bars[i]["sources"].values())
+        assert shares[i, PROG] == pytest.approx(src.count("Progressive House") / len(src))
+        assert shares[i, TECH] == pytest.approx(src.count("Tech House") / len(src))
+    # A 4-bar clip on a block: part mixture blended with the track's; blocks differ from the track label.
+    down = np.array(truth["downbeats"] + [res.duration_s])
+    clips = [clip_part_label((starts, shares), down[i], down[i + 4], label) for i in drop[::4]]
+    for c, i in zip(clips, drop[::4]):
+        want = 0.8 * shares[i:i + 4].mean(axis=0) + 0.2 * label
+        np.testing.assert_allclose(c, want / want.sum(), atol=1e-6)
+    assert max(abs(c[PROG] - 0.5) for c in clips) > 0.05
+    # Over the whole drop the part shares are near the track's weights (blocks are allocated by
+    # weight); Tech House has no lead, so its lead blocks play none and Progressive House's share
+    # of the parts that play is a little higher.
+    mean = np.mean(clips, axis=0)
+    np.testing.assert_allclose(mean[[TECH, PROG]], [0.5, 0.5], atol=0.08)
+    assert mean[PROG] > mean[TECH]
+    # A truth without recorded parts (a user's annotation) gives none.
+    assert bar_part_labels({k: v for k, v in truth.items() if k != "analysis"}) is None
+    broken = dict(truth, analysis=dict(truth["analysis"], bars=[dict(b, sources={"lead": "Polka"}) for b in bars]))
+    assert bar_part_labels(broken) is None

@@ -88,7 +88,22 @@ def test_cached_features_match_the_runtime_path(prep_dataset, tmp_path):
     for s, e in e1[:2]:
         assert np.min(np.abs(grid - s)) < 1e-9 and d0 - 1e-6 <= s and e <= d1 + 1e-6
         assert e - s == pytest.approx(4 * (grid[1] - grid[0]))
-
+    # Part labels: a row with a per-bar part mixture gets per-clip labels, marked exact; the
+    # track's label is kept beside them; rows without keep the track's label.
+    n = len(grid)
+    shares = np.zeros((n, 8))
+    shares[: n // 2, 5] = 1.0
+    shares[n // 2:, 6] = 1.0
+    cs = prepared_clipset(rows, res["tracks"], [0, 2], seed=3, per_drop=4, outside=4, parts={0: (grid, shares)})
+    ours = np.asarray(cs.track) == 0
+    labels, track_labels = cs.label_matrix(), cs.track_label_matrix()
+    np.testing.assert_allclose(track_labels[ours], np.tile(rows[0].label, (ours.sum(), 1)), atol=1e-6)
+    np.testing.assert_allclose(labels[~ours], track_labels[~ours])
+    for (s, e), lab in zip(np.asarray(cs.spans)[ours], labels[ours]):
+        first = np.isclose(grid, s, atol=1e-6).nonzero()[0][0]
+        share6 = np.mean(np.arange(first, first + 4) >= n // 2)
+        assert lab[6] == pytest.approx(0.8 * share6, abs=1e-5) and lab.sum() == pytest.approx(1.0, abs=1e-5)
+    assert cs.exact_mask().all()  # part-labelled clips and one-hot toy labels
 
 def test_long_tracks_keep_drops_and_margins_only(prep_dataset, tmp_path, monkeypatch):
     from mainstage.training.features import prepare as P

@@ -32,6 +32,12 @@ class ClipSet:
     track: list[int] = field(default_factory=list)            # manifest row index
     spans: list[tuple[float, float]] = field(default_factory=list)
     in_drop: list[bool] = field(default_factory=list)
+    #: Per clip, whether its label describes that clip (a single-genre track, or the part
+    #: mixture of a generated track: :mod:`.part_labels`) rather than only its track.
+    #: Empty: derived from the labels (one-hot labels are exact).
+    exact: list[bool] = field(default_factory=list)
+    #: Per clip, its track's label where it differs from the clip's (part labels); empty: the same.
+    track_labels: list[np.ndarray] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -39,6 +45,18 @@ class ClipSet:
     def label_matrix(self) -> np.ndarray:
         """Labels of all clips, ``(n, 8)`` float32."""
         return np.asarray(self.labels, dtype=np.float32).reshape(-1, len(GENRES))
+
+    def track_label_matrix(self) -> np.ndarray:
+        """The label of each clip's track, ``(n, 8)`` float32."""
+        if len(self.track_labels) != len(self.labels):
+            return self.label_matrix()
+        return np.asarray(self.track_labels, dtype=np.float32).reshape(-1, len(GENRES))
+
+    def exact_mask(self) -> np.ndarray:
+        """``(n,)`` bool: clips whose label describes the clip itself (see :attr:`exact`)."""
+        if len(self.exact) == len(self.labels):
+            return np.asarray(self.exact, dtype=bool)
+        return self.label_matrix().max(axis=1) > 0.999 if len(self.labels) else np.zeros(0, bool)
 
 
 def sample_clips(drops, duration: float, rng: np.random.Generator, *, per_drop: int = 4,

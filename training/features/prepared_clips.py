@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .clips import ClipSet, clip_frames, clip_rng, sample_clips
+from .part_labels import clip_part_label
 from ..datasets.manifest import TrackRow
 
 
@@ -56,7 +57,7 @@ def prepared_clip_spans(row: TrackRow, track, *, seed: int, epoch: int | None = 
 
 
 def prepared_clipset(rows: list[TrackRow], tracks, indices, *, seed: int = 0, epoch: int | None = None,
-                     per_drop: int = 4, outside: int = 0) -> ClipSet:
+                     per_drop: int = 4, outside: int = 0, parts: dict | None = None) -> ClipSet:
     """Clips of ``rows[i] for i in indices`` from prepared tracks (features cut lazily).
 
     Parameters
@@ -66,6 +67,9 @@ def prepared_clipset(rows: list[TrackRow], tracks, indices, *, seed: int = 0, ep
     epoch : int, optional
         None: clips cut once with the seed (validation, test, ``resample=False``);
         else the clips of that training epoch.
+    parts : dict, optional
+        Row index -> per-bar part mixture (:func:`.part_labels.bar_part_labels`): those
+        rows' clips are labelled with their parts (:func:`.part_labels.clip_part_label`).
     """
     out = ClipSet()
     feats = LazyFeatures()
@@ -77,7 +81,11 @@ def prepared_clipset(rows: list[TrackRow], tracks, indices, *, seed: int = 0, ep
         for s, e, d in prepared_clip_spans(rows[i], t, seed=seed, epoch=epoch, per_drop=per_drop, outside=outside):
             first, n = clip_frames(s, e)
             feats.append_clip(t, first, n)
-            out.labels.append(rows[i].label.astype(np.float32))
+            track_label = rows[i].label.astype(np.float32)
+            label = clip_part_label(parts[i], s, e, track_label) if parts and i in parts else None
+            out.labels.append(track_label if label is None else label)
+            out.track_labels.append(track_label)
+            out.exact.append(label is not None or bool(track_label.max() > 0.999))
             out.track.append(int(i))
             out.spans.append((s, e))
             out.in_drop.append(bool(d))

@@ -79,6 +79,9 @@ class TrainConfig:
         "single-genre tracks only (default 0: the paper's clip loss on every clip)", metavar="W"))
     #: Clips per track bag of the track-level loss.
     bag_size: int = 8
+    part_labels: bool = field(default=False, metadata=option(
+        "label each clip of a generated track (truth files that record the genre behind every part, "
+        "as SynthHouse's) with the mixture of its parts instead of the track's label"))
     augment: bool = field(default=True, metadata=option("disable SpecAugment masks (default model)"))
     device: str = field(default="auto", metadata=option("cpu, cuda, cuda:1, ... (default: auto)"))
     amp: bool = field(default=False, metadata=option("mixed precision (float16 on CUDA, bfloat16 on CPU)"))

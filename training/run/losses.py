@@ -74,7 +74,8 @@ def track_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, bag: torch.
     ----------
     logits : (n, 8)
     targets : (n, 8)
-        Label of each clip (equal within a bag).
+        Label of each clip (the track's, or the clip's part mixture; a bag's target is
+        their weighted mean).
     bag : (n,) int64
         Bag index of each clip (0 .. n_bags - 1).
     clip_weight : (n,), optional
@@ -98,7 +99,7 @@ def track_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, bag: torch.
 
 def batch_share_loss(logits: torch.Tensor, targets: torch.Tensor, n_batch: int, world: int, *,
                      weight: torch.Tensor | None = None, bag: torch.Tensor | None = None, n_bags: int = 0,
-                     n_single: int = 0, track_weight: float = 0.0) -> torch.Tensor:
+                     n_single: int = 0, track_weight: float = 0.0, single: torch.Tensor | None = None) -> torch.Tensor:
     """This rank's share of a global batch's loss, scaled so that DDP's gradient average is the global mean.
 
     Parameters
@@ -115,11 +116,14 @@ def batch_share_loss(logits: torch.Tensor, targets: torch.Tensor, n_batch: int, 
         Bag index of each row within the rank's rows (0 ..): the track-level loss.
         Without it, the soft cross-entropy of every clip.
     n_bags, n_single : int
-        Bags, and clips of single-genre tracks, in the global batch.
+        Bags, and clips with exact labels, in the global batch.
     track_weight : float
         Weight of the track-level loss; the clip-level loss (weight ``1 - track_weight``)
-        then covers clips of single-genre tracks only: such a clip is that genre, while a
-        clip of a mixture may hold only some of the mixture's genres.
+        then covers clips with exact labels only: a clip of a single-genre track is that
+        genre, while a clip of a mixture may hold only some of the mixture's genres
+        (unless its label is the mixture of its parts, ``ClipSet.exact``).
+    single : (m,) bool, optional
+        Which rows have exact labels (default: one-hot targets).
     """
     if logits.shape[0] == 0:
         return logits.sum() * 0.0
@@ -127,7 +131,8 @@ def batch_share_loss(logits: torch.Tensor, targets: torch.Tensor, n_batch: int, 
         return soft_cross_entropy(logits, targets, weight, reduction="sum") * (world / n_batch)
     local_bags = int(bag.max()) + 1
     track = track_cross_entropy(logits, targets, bag, None, weight) * (local_bags * world / n_bags)
-    single = targets.max(dim=1).values > 0.999
+    if single is None:
+        single = targets.max(dim=1).values > 0.999
     clip = (soft_cross_entropy(logits[single], targets[single], weight, reduction="sum") * (world / n_single)
             if bool(single.any()) and n_single else logits.sum() * 0.0)
     return (1.0 - track_weight) * clip + track_weight * track

@@ -89,20 +89,23 @@ class Trainer:
                               self.dist.world, self.rng)
 
     # --- one epoch -------------------------------------------------------------------
-    def _step_loss(self, logits: torch.Tensor, yt: torch.Tensor, bag_local, idx, bag, targets) -> torch.Tensor:
+    def _step_loss(self, logits: torch.Tensor, yt: torch.Tensor, bag_local, idx, bag, rows, exact) -> torch.Tensor:
         weight, world = self.net.loss_weight, self.dist.world
         if bag is None:
             return batch_share_loss(logits, yt, len(idx), world, weight=weight)
+        ex = exact[idx]
         return batch_share_loss(
             logits, yt, len(idx), world, weight=weight,
             bag=torch.from_numpy(np.asarray(bag_local, dtype=np.int64)).to(self.device), n_bags=int(bag.max()) + 1,
-            n_single=int(np.sum(targets[idx].max(axis=1) > 0.999)), track_weight=self.cfg.track_loss)
+            n_single=int(ex.sum()), track_weight=self.cfg.track_loss,
+            single=torch.from_numpy(ex[rows.start:rows.stop].copy()).to(self.device))
 
     def train_epoch(self, epoch: int) -> dict:
         """Train one epoch (from the resumed step when resuming inside it)."""
         c, net, dist, pr = self.cfg, self.net, self.dist, self.progress
         net.model.train()
         clips, targets = self.data.epoch_data(epoch)
+        exact = clips.exact_mask()
         plan = plan_epoch(clips, seed=c.seed, epoch=epoch, batch_size=c.batch_size, track_loss=c.track_loss,
                           bag_size=c.bag_size)
         first = pr.start_step if epoch == pr.start_epoch else 0
@@ -131,7 +134,7 @@ class Trainer:
                 with net.no_sync(boundary):
                     with net.autocast():
                         logits = net.forward_model(xt)
-                    loss = self._step_loss(logits, yt, bag_local, idx, bag, targets)
+                    loss = self._step_loss(logits, yt, bag_local, idx, bag, rows, exact)
                     net.scaler.scale(loss / acc).backward()
                 if boundary:
                     net.optimizer_step()

@@ -20,6 +20,8 @@ from .config import TrainConfig
 from .losses import prepare_targets
 from ..datasets.manifest import read_manifest
 from ..features.prepare import prepare_rows
+from ..features.drops import load_truth
+from ..features.part_labels import bar_part_labels
 from ..features.prepared_clips import prepared_clipset
 from ..datasets.splits import describe_splits, load_or_make_splits
 
@@ -78,7 +80,8 @@ class TrainingData:
         for name in ("train", "val"):
             if not self.splits[name]:
                 raise DataError(f"{c.data}: the {name} split has no tracks (add tracks or set a split column)")
-        kw = dict(seed=c.seed, per_drop=c.clips_per_drop)
+        self.parts = self._part_labels(log) if c.part_labels else {}
+        kw = dict(seed=c.seed, per_drop=c.clips_per_drop, parts=self.parts)
         self.clips = {
             "train": self.train_clips(0),
             "val": prepared_clipset(self.rows, self.tracks, self.splits["val"], outside=c.clips_outside_drops, **kw),
@@ -96,6 +99,18 @@ class TrainingData:
             self.description["failed_tracks"] = list(self.failed)
         self._epoch: tuple[int, ClipSet, np.ndarray] | None = None
 
+    def _part_labels(self, log) -> dict:
+        """Row index -> per-bar part mixture, for the rows whose truth records parts (``part_labels``)."""
+        parts = {}
+        for i, (row, track) in enumerate(zip(self.rows, self.tracks)):
+            if track is None or row.truth is None:
+                continue
+            grid = bar_part_labels(load_truth(Path(row.truth)))
+            if grid is not None:
+                parts[i] = grid
+        log(f"part labels: {len(parts)} of {len(self.rows)} tracks record the genre of each part")
+        return parts
+
     def targets_of(self, clips: ClipSet) -> np.ndarray:
         """Training targets ``(n, 8)`` of a clip set's labels (soft or hard, as configured)."""
         if not len(clips):
@@ -107,7 +122,7 @@ class TrainingData:
         c = self.cfg
         return prepared_clipset(self.rows, self.tracks, self.splits["train"], seed=c.seed,
                                 epoch=epoch if c.resample else None, per_drop=c.clips_per_drop,
-                                outside=c.clips_outside_drops)
+                                outside=c.clips_outside_drops, parts=self.parts)
 
     def epoch_data(self, epoch: int) -> tuple[ClipSet, np.ndarray]:
         """The clips and targets an epoch trains on (the last epoch's are kept)."""

@@ -55,7 +55,7 @@ def track_metrics(clips: ClipSet, probs: np.ndarray) -> dict:
     """Metrics of each track's weighted mean clip prediction, weighted as the runtime's summary."""
     tracks = np.asarray(clips.track)
     w = np.where(np.asarray(clips.in_drop, bool), 1.0, NON_DROP_WEIGHT)
-    labels = clips.label_matrix()
+    labels = clips.track_label_matrix()
     uniq = np.unique(tracks)
     mean = np.stack([(probs[tracks == t] * w[tracks == t, None]).sum(0) / w[tracks == t].sum() for t in uniq])
     lab = np.stack([labels[tracks == t][0] for t in uniq])
