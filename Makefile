@@ -49,7 +49,8 @@ demo: system-deps install
 model: system-deps install-dev
 	$(PY) -m mainstage.training.build_default --work $(OUT)/model --jobs $(JOBS)
 
-# Installable Blender extension zip (add-on + vendored core + presets + model + wheels).
+# Installable Blender extension zips, one per platform (linux-x64, windows-x64, macos-arm64,
+# macos-x64): add-on + vendored core + presets + model + that platform's wheels.
 addon: install
 	$(PY) tools/build_addon.py --out dist/
 
@@ -58,12 +59,12 @@ addon: install
 # Stage, Apply (keys on the beats), render, Clear. BPY_COMPAT=4.4.0 checks the first slotted release.
 BPY_COMPAT ?= 4.2.23
 compat: system-deps install
-	$(PY) tools/build_addon.py --out $(OUT)/compat
+	$(PY) tools/build_addon.py --out $(OUT)/compat --platform linux-x64
 	test -x .venv-bpy$(BPY_COMPAT)/bin/python || $(PYTHON) -m venv .venv-bpy$(BPY_COMPAT)
 	.venv-bpy$(BPY_COMPAT)/bin/python -m pip --disable-pip-version-check install -q "bpy==$(BPY_COMPAT)" "numpy<2"
 	$(VENV)/bin/mainstage synth --genre "Bass House" --seed 3 -o $(OUT)/compat/track.wav
 	$(VENV)/bin/mainstage analyze $(OUT)/compat/track.wav -o $(OUT)/compat/track.timeline.json
-	.venv-bpy$(BPY_COMPAT)/bin/python tools/blender_compat.py --zip $$(ls -t $(OUT)/compat/mainstage_vfx-*.zip | head -1) \
+	.venv-bpy$(BPY_COMPAT)/bin/python tools/blender_compat.py --zip $$(ls -t $(OUT)/compat/mainstage_vfx-*-linux_x64.zip | head -1) \
 		--timeline $(OUT)/compat/track.timeline.json --out $(OUT)/compat/render
 
 bench: $(VENV)/.stamp-bench

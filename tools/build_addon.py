@@ -1,9 +1,13 @@
-"""Build the installable Blender extension zip of Mainstage VFX.
+"""Build the installable Blender extension zips of Mainstage VFX, one per platform.
 
-    python tools/build_addon.py --out dist/            # full zip, Linux x86-64 wheels
-    python tools/build_addon.py --out dist/ --bare     # no wheels (external-Python mode)
+    python tools/build_addon.py --out dist/                         # one zip per platform
+    python tools/build_addon.py --out dist/ --platform windows-x64  # only that platform's zip
+    python tools/build_addon.py --out dist/ --bare                  # no wheels (external-Python mode)
 
-The extension folder is staged under ``build/addon/`` from whole folders:
+The platforms are those of ``blender_addon/blender_manifest.toml`` (linux-x64, windows-x64,
+macos-arm64, macos-x64). Each zip, ``mainstage_vfx-<version>-<platform>.zip`` (``-`` in the
+platform as ``_``, Blender's ``--split-platforms`` naming), declares exactly its platform and
+is staged under ``build/addon/<platform>/`` from whole folders:
 
 * ``blender_addon/`` (the add-on: ``ui/``, ``scene/``, ``show/`` and its top-level
   modules), without the command-line tooling (``headless/``) and the development-install
@@ -11,15 +15,16 @@ The extension folder is staged under ``build/addon/`` from whole folders:
 * ``core/``: the whole Mainstage runtime, its schemas and the bundled genre model, in
   place of the checkout's ``blender_addon/core`` symlink;
 * ``presets/``: the shipped looks and default mapping (validated here);
-* ``wheels/``: the runtime libraries Blender does not ship (never numpy, which Blender
-  bundles and shares between add-ons), downloaded once with ``pip download`` into
-  ``build/wheels/`` for CPython 3.11 on manylinux x86-64, at the versions installed in
-  the building environment, and listed in the manifest's ``wheels``.
+* ``wheels/``: that platform's wheels of the runtime libraries Blender does not ship
+  (never numpy, which Blender bundles and shares between add-ons), for CPython 3.11 at the
+  versions installed in the building environment (except :data:`PLATFORM_PINS`),
+  downloaded once with ``pip download`` into ``build/wheels/<platform>/`` and listed in the
+  manifest's ``wheels``.
 
-The zip is made by Blender's own extension builder (``blender_ext.py build
---split-platforms``, shipped inside the bpy wheel) when it is available, else written
-with :mod:`zipfile` in the same layout; then it is checked with ``blender_ext.py validate``
-when available.
+The bare zip has no wheels and keeps the manifest's four platforms. Zips are made by
+Blender's own extension builder (``blender_ext.py build``, shipped inside the bpy wheel)
+when it is available, else written with :mod:`zipfile` in the same layout; each is then
+checked with ``blender_ext.py validate`` when available.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import argparse
 import importlib.metadata
 import importlib.util
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -47,10 +53,23 @@ WHEEL_DISTS = (
     "onnxruntime", "soundfile", "cffi", "soxr", "jsonschema", "attrs", "referencing", "rpds-py",
     "jsonschema-specifications", "typing-extensions", "tqdm",
 )
-#: Blender 4.2-5.x on Linux: CPython 3.11, glibc >= 2.28 (the VFX reference platform).
+#: Blender 4.2-5.x bundle CPython 3.11 on every platform.
 PYTHON_VERSION = "3.11"
-PLATFORM_TAGS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
-BLENDER_PLATFORM = "linux-x64"
+ABI = "cp311"
+#: Blender platform -> the wheel platform tags ``pip download`` accepts for it. pip widens a
+#: macOS tag to that version and older (and to universal2), so the version there is the oldest
+#: macOS the zip runs on; Linux: glibc >= 2.28 (the VFX reference platform).
+PLATFORM_TAGS = {
+    "linux-x64": ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "windows-x64": ("win_amd64",),
+    # onnxruntime >= 1.24 publishes Apple-silicon wheels for macOS 14 and newer only.
+    "macos-arm64": ("macosx_14_0_arm64",),
+    # onnxruntime 1.23.2, the last release with Intel-Mac wheels, needs macOS 13.
+    "macos-x64": ("macosx_13_0_x86_64",),
+}
+#: Versions that differ from the building environment's on a platform, because no wheel of
+#: that version exists there (the bundled model needs ONNX IR 10 / opset 18: 1.23 runs it).
+PLATFORM_PINS = {"macos-x64": {"onnxruntime": "1.23.2"}}
 #: What of blender_addon/ is not part of the extension (relative paths).
 ADDON_EXCLUDE = ("headless", "_dev_core.py", "core")
 #: Never copied from any folder.
@@ -99,21 +118,56 @@ def stage_presets(dest: Path) -> int:
 # --------------------------------------------------------------------------- wheels
 
 
-def wheel_requirements() -> list[str]:
-    """``dist==version`` for each bundled distribution, pinned to the building environment."""
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def host_platform() -> str:
+    """This machine's platform in Blender's spelling (``linux-x64``, ``macos-arm64``, ...)."""
+    system = {"darwin": "macos"}.get(platform.system().lower(), platform.system().lower())
+    machine = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64"}.get(platform.machine().lower(),
+                                                                       platform.machine().lower())
+    return f"{system}-{machine}"
+
+
+def wheel_requirements(platform_name: str) -> list[str]:
+    """``dist==version`` for each bundled distribution on ``platform_name``.
+
+    Pinned to the building environment, except where :data:`PLATFORM_PINS` says otherwise.
+    """
+    pins = PLATFORM_PINS.get(platform_name, {})
     reqs = []
     for dist in WHEEL_DISTS:
         try:
-            reqs.append(f"{dist}=={importlib.metadata.version(dist)}")
+            version = pins.get(dist) or importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             reqs.append(dist)
+        else:
+            reqs.append(f"{dist}=={version}")
     return reqs
 
 
-def fetch_wheels(cache: Path, offline: bool = False) -> list[Path]:
-    """Wheels for :data:`WHEEL_DISTS`, downloaded into ``cache`` once (re-used while the pins match).
+def fetch_wheels(cache: Path, reqs: list[str], tags: tuple[str, ...], offline: bool = False) -> list[Path]:
+    """Wheels of ``reqs`` for the platform ``tags``, downloaded into ``cache`` once.
 
-    Concurrent builds (parallel test workers) share the cache under a file lock.
+    The cache is re-used while requirements and tags match; concurrent builds (parallel
+    test workers) share it under a file lock.
+
+    Parameters
+    ----------
+    cache : Path
+        One folder per platform (``build/wheels/<platform>/``).
+    reqs : list of str
+        ``dist==version`` (or bare names), one wheel each (no dependencies).
+    tags : tuple of str
+        ``pip download --platform`` values.
+    offline : bool
+        Use the cache only (:class:`BuildError` when it does not hold them).
+
+    Returns
+    -------
+    list of Path
+        One wheel per requirement, in order.
     """
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".lock", "w") as lock:
@@ -122,41 +176,49 @@ def fetch_wheels(cache: Path, offline: bool = False) -> list[Path]:
             fcntl.flock(lock, fcntl.LOCK_EX)
         except ImportError:  # not POSIX: builds there are not run in parallel
             pass
-        return _fetch_wheels_locked(cache, offline)
+        return _fetch_wheels_locked(cache, reqs, tags, offline)
 
 
-def _fetch_wheels_locked(cache: Path, offline: bool) -> list[Path]:
-    reqs = wheel_requirements()
+def _fetch_wheels_locked(cache: Path, reqs: list[str], tags: tuple[str, ...], offline: bool) -> list[Path]:
     index = cache / "wheels.json"
+    key = {"requirements": reqs, "platforms": list(tags), "python": PYTHON_VERSION, "abi": ABI}
     if index.is_file():
         known = json.loads(index.read_text())
         files = [cache / f for f in known.get("files", [])]
-        if known.get("requirements") == reqs and files and all(f.is_file() for f in files):
+        if {k: known.get(k) for k in key} == key and files and all(f.is_file() for f in files):
             return files
     if offline:
-        raise BuildError(f"{cache}: no cached wheels for {reqs} and --offline was given")
+        raise BuildError(f"{cache}: no cached wheels for {' '.join(reqs)} ({tags[0]}) and --offline was given")
+    # A fresh folder, so that exactly the wheels pip chose are taken (no stale ones of other tags).
+    tmp = cache / ".download"
+    shutil.rmtree(tmp, ignore_errors=True)
     cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet", "--no-deps",
-           "--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION,
-           *[a for tag in PLATFORM_TAGS for a in ("--platform", tag)], "-d", str(cache), *reqs]
+           "--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION, "--abi", ABI,
+           *[a for tag in tags for a in ("--platform", tag)], "-d", str(tmp), *reqs]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise BuildError(f"pip download failed: {last}")
+        errors = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("ERROR")] or ["pip failed"]
+        raise BuildError(f"pip download for {tags[0]} failed: {errors[-1]}")
+    got = {_norm(f.name.split("-")[0]): f for f in tmp.glob("*.whl")}
     files = []
     for req in reqs:
-        name = re.split(r"[=<>]", req)[0]
-        norm = re.sub(r"[-_.]+", "_", name).lower()
-        version = req.split("==")[1] if "==" in req else None
-        matches = sorted(f for f in cache.glob("*.whl")
-                         if re.sub(r"[-_.]+", "_", f.name.split("-")[0]).lower() == norm
-                         and (version is None or f.name.split("-")[1] == version))
-        if not matches:
-            raise BuildError(f"pip download produced no wheel for {req}")
-        files.append(matches[-1])
+        name = _norm(re.split(r"[=<>]", req)[0])
+        if name not in got:
+            raise BuildError(f"pip download produced no {tags[0]} wheel for {req}")
+        dest = cache / got[name].name
+        got[name].replace(dest)
+        files.append(dest)
+    shutil.rmtree(tmp, ignore_errors=True)
     if any(f.name.lower().startswith("numpy-") for f in files):
         raise BuildError("numpy must not be bundled")
-    index.write_text(json.dumps({"requirements": reqs, "files": [f.name for f in files]}, indent=1))
+    _write_atomic(index, json.dumps({**key, "files": [f.name for f in files]}, indent=1))
     return files
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 # --------------------------------------------------------------------------- manifest & zip
@@ -166,13 +228,32 @@ def _toml_list(values) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
-def write_manifest(dest: Path, wheels: list[str]) -> dict:
-    """Copy the manifest, checking its version against core's and adding the wheels list."""
+def source_manifest() -> dict:
+    """``blender_addon/blender_manifest.toml``, parsed."""
+    return tomllib.loads((ADDON_SRC / "blender_manifest.toml").read_text(encoding="utf-8"))
+
+
+def write_manifest(dest: Path, wheels: list[str], platform_name: str | None = None) -> dict:
+    """Copy the manifest, checking its version against core's; returns the written manifest.
+
+    Parameters
+    ----------
+    dest : Path
+        The staged extension folder.
+    wheels : list of str
+        ``./wheels/NAME.whl`` paths, added as the manifest's ``wheels`` (none: no list).
+    platform_name : str, optional
+        The one platform the zip declares (default: keep the source's ``platforms``).
+    """
     text = (ADDON_SRC / "blender_manifest.toml").read_text(encoding="utf-8")
     manifest = tomllib.loads(text)
     core_version = re.search(r'__version__\s*=\s*"([^"]+)"', (CORE_SRC / "__init__.py").read_text()).group(1)
     if manifest["version"] != core_version:
         raise BuildError(f"blender_manifest.toml version {manifest['version']} != core version {core_version}")
+    if platform_name is not None:
+        text, n = re.subn(r"(?m)^platforms\s*=\s*\[[^\]\n]*\][ \t]*$", f"platforms = {_toml_list([platform_name])}", text)
+        if n != 1:
+            raise BuildError("blender_manifest.toml must declare its platforms on one line")
     if wheels:
         if "wheels" in manifest:
             raise BuildError("blender_manifest.toml must not list wheels itself (the build adds them)")
@@ -192,6 +273,15 @@ def blender_ext_script() -> Path | None:
     return None
 
 
+def validate_zip(zip_path: Path, tool: Path) -> str:
+    """Check a zip with ``blender_ext.py validate``; returns its output (:class:`BuildError` if rejected)."""
+    proc = subprocess.run([sys.executable, str(tool), "validate", str(zip_path)], capture_output=True, text=True)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        raise BuildError(f"blender_ext.py validate {zip_path.name}: {' '.join(out.splitlines()) or 'rejected'}")
+    return out
+
+
 def _zip_dir(src: Path, out: Path) -> None:
     tmp = out.with_name("." + out.name)
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
@@ -203,12 +293,44 @@ def _zip_dir(src: Path, out: Path) -> None:
     tmp.replace(out)
 
 
-def build(out_dir: Path, bare: bool = False, offline: bool = False, use_blender: bool = True,
-          stage_dir: Path | None = None) -> Path:
-    """Stage the extension (in ``stage_dir``, default ``build/addon/``) and zip it; returns the zip's path."""
-    stage_root = (stage_dir or BUILD_DIR / "addon") / ("bare" if bare else "full")
-    manifest_src = tomllib.loads((ADDON_SRC / "blender_manifest.toml").read_text(encoding="utf-8"))
-    stage = stage_root / manifest_src["id"]
+def build(out_dir: Path, platforms: list[str] | None = None, bare: bool = False, offline: bool = False,
+          use_blender: bool = True, stage_dir: Path | None = None) -> list[Path]:
+    """Stage and zip the extension; returns the zips' paths.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Where the zips go.
+    platforms : list of str, optional
+        Blender platforms to build a zip for (default: all those of the source manifest).
+    bare : bool
+        Build the one zip without wheels instead (all platforms, external-Python mode).
+    offline : bool
+        Use cached wheels only (``build/wheels/<platform>/``).
+    use_blender : bool
+        Zip with Blender's extension builder and validate with it when the bpy wheel is installed.
+    stage_dir : Path, optional
+        Staging folder (default ``build/addon/``); one subfolder per zip.
+    """
+    declared = source_manifest().get("platforms") or []
+    if bare:
+        return [_build_one(out_dir, None, offline, use_blender, stage_dir)]
+    platforms = list(platforms or declared)
+    if not platforms:
+        raise BuildError("blender_manifest.toml declares no platforms to build wheels for")
+    for name in platforms:
+        if name not in declared:
+            raise BuildError(f"platform {name} is not declared in blender_manifest.toml ({', '.join(declared)})")
+        if name not in PLATFORM_TAGS:
+            raise BuildError(f"platform {name}: no wheel tags known (tools/build_addon.py PLATFORM_TAGS)")
+    return [_build_one(out_dir, name, offline, use_blender, stage_dir) for name in platforms]
+
+
+def _build_one(out_dir: Path, platform_name: str | None, offline: bool, use_blender: bool,
+               stage_dir: Path | None) -> Path:
+    """One zip: for ``platform_name`` with its wheels, or the bare one (``None``)."""
+    stage_root = (stage_dir or BUILD_DIR / "addon") / (platform_name or "bare")
+    stage = stage_root / source_manifest()["id"]
     if stage_root.exists():
         shutil.rmtree(stage_root)
     stage.mkdir(parents=True)
@@ -216,52 +338,58 @@ def build(out_dir: Path, bare: bool = False, offline: bool = False, use_blender:
     stage_core(stage / "core")
     stage_presets(stage / "presets")
     wheel_names = []
-    if not bare:
+    if platform_name is not None:
         (stage / "wheels").mkdir()
-        for whl in fetch_wheels(BUILD_DIR / "wheels", offline=offline):
+        wheels = fetch_wheels(BUILD_DIR / "wheels" / platform_name, wheel_requirements(platform_name),
+                              PLATFORM_TAGS[platform_name], offline=offline)
+        for whl in wheels:
             shutil.copy2(whl, stage / "wheels" / whl.name)
             wheel_names.append(f"./wheels/{whl.name}")
-    manifest = write_manifest(stage, wheel_names)
+    manifest = write_manifest(stage, wheel_names, platform_name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "bare" if bare else BLENDER_PLATFORM.replace("-", "_")
+    suffix = platform_name.replace("-", "_") if platform_name else "bare"
     out = out_dir / f"{manifest['id']}-{manifest['version']}-{suffix}.zip"
     tool = blender_ext_script() if use_blender else None
-    if tool is not None:
-        args = [sys.executable, str(tool), "build", "--source-dir", str(stage)]
-        if bare:
-            args += ["--output-filepath", str(out)]
-        else:
-            args += ["--output-dir", str(out_dir), "--split-platforms"]
-        proc = subprocess.run(args, capture_output=True, text=True)
-        if proc.returncode != 0 or not out.is_file():
-            raise BuildError(f"blender_ext.py build failed: {(proc.stdout + proc.stderr).strip().splitlines()[-1:]}")
-        proc = subprocess.run([sys.executable, str(tool), "validate", str(out)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError(f"blender_ext.py validate {out}: {(proc.stdout + proc.stderr).strip()}")
-    else:
+    if tool is None:
         _zip_dir(stage, out)
+        return out
+    args = [sys.executable, str(tool), "build", "--source-dir", str(stage)]
+    if platform_name is None:
+        args += ["--output-filepath", str(out)]
+    else:  # one declared platform: Blender names the zip <id>-<version>-<platform> and records it
+        args += ["--output-dir", str(out_dir), "--split-platforms"]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0 or not out.is_file():
+        last = ((proc.stdout + proc.stderr).strip().splitlines() or ["no output"])[-1]
+        raise BuildError(f"blender_ext.py build {out.name} failed: {last}")
+    validate_zip(out, tool)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the Mainstage VFX Blender extension zip.")
+    parser = argparse.ArgumentParser(description="Build the Mainstage VFX Blender extension zips.")
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    parser.add_argument("--platform", action="append", choices=sorted(PLATFORM_TAGS), dest="platforms",
+                        help="build only this platform's zip (repeatable; default: every declared platform)")
     parser.add_argument("--bare", action="store_true",
-                        help="no wheels: the add-on then needs an external Python for analysis")
+                        help="one zip without wheels: the add-on then needs an external Python for analysis")
     parser.add_argument("--offline", action="store_true", help="use cached wheels only (build/wheels/)")
     parser.add_argument("--stage", type=Path, default=None, help="staging folder (default: build/addon/)")
     parser.add_argument("--no-blender-tool", action="store_true",
                         help="zip with Python's zipfile instead of Blender's extension builder")
     args = parser.parse_args(argv)
+    if args.bare and args.platforms:
+        parser.error("--bare builds one zip for all platforms; drop --platform")
     try:
-        out = build(args.out, bare=args.bare, offline=args.offline, use_blender=not args.no_blender_tool,
-                    stage_dir=args.stage)
+        zips = build(args.out, platforms=args.platforms, bare=args.bare, offline=args.offline,
+                     use_blender=not args.no_blender_tool, stage_dir=args.stage)
     except (BuildError, OSError, ValueError) as exc:
         print(f"build_addon.py: error: {exc}", file=sys.stderr)
         return 1
-    with zipfile.ZipFile(out) as zf:
-        n = len(zf.namelist())
-    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB, {n} files)")
+    for out in zips:
+        with zipfile.ZipFile(out) as zf:
+            n = len(zf.namelist())
+        print(f"{out} ({out.stat().st_size / 1e6:.1f} MB, {n} files)")
     return 0
 
 
