@@ -1,4 +1,4 @@
-"""Mainstage VFX for Blender: analyse a house track (beats, drops, sections, genres), keep the
+"""Mainstage VFX for Blender: analyze a house track (beats, drops, sections, genres), keep the
 analysis in the .blend, put the music's structure on the timeline, map genres to looks and
 drive a stage with them (keyframes, materials, lights, camera), rendered to video with audio.
 
@@ -20,11 +20,16 @@ if __name__ == "mainstage.blender_addon":
 
 _unregister_classes = None
 
+#: Interface translations, ``{locale: {(context, message): translation}}``, registered with
+#: Blender's translation system (labels use ``bpy.app.translations.pgettext_iface``); none
+#: are shipped yet: add a locale here, e.g. ``"de_DE": {("*", "Analyze Track"): "Track analysieren"}``.
+TRANSLATIONS: dict = {}
+
 
 def _classes():
     from . import preferences
     from .scene import props
-    from .ui import lists, ops_analyze, ops_presets, ops_show, ops_timeline, panels
+    from .ui import lists, ops_analyze, ops_inputs, ops_presets, ops_show, ops_timeline, panels
     return (
         *props.CLASSES,
         *preferences.CLASSES,
@@ -32,6 +37,7 @@ def _classes():
         *ops_timeline.CLASSES,
         *ops_presets.CLASSES,
         *ops_show.CLASSES,
+        *ops_inputs.CLASSES,
         *lists.CLASSES,
         *panels.CLASSES,
     )
@@ -47,11 +53,18 @@ def register():
     reg()
     props.register_pointers()
     handlers.register()
+    bpy.app.translations.register(__name__, TRANSLATIONS)
 
 
 def unregister():
+    import bpy
+
     from . import handlers, jobs
     from .scene import props
+    try:
+        bpy.app.translations.unregister(__name__)
+    except (ValueError, RuntimeError):
+        pass  # not registered (a failed register)
     jobs.shutdown()
     handlers.unregister()
     props.unregister_pointers()

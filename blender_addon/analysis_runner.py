@@ -1,4 +1,4 @@
-"""Worker functions that analyse a track into a validated timeline dict (no bpy here).
+"""Worker functions that analyze a track into a validated timeline dict (no bpy here).
 
 Two ways, same interface (``fn(job) -> timeline``), both run in a :mod:`.jobs` worker:
 
@@ -34,7 +34,7 @@ def _validate(doc: dict, source: str, python: str = "") -> dict:
 
 
 def analyze_in_process(job: Job, audio_path: str) -> dict:
-    """Analyse ``audio_path`` with the core library inside Blender; returns the timeline.
+    """Analyze ``audio_path`` with the core library inside Blender; returns the timeline.
 
     Progress follows the decoding (core reports seconds decoded); the beat, drop, section
     and genre stages after it show as one step. Cancelling raises
@@ -70,7 +70,7 @@ def parse_progress(line: str) -> tuple[float, str] | None:
         return float(m.group(1)), m.group(2).strip()
     m = _PCT_RE.search(line)
     if m:
-        stage = line[: m.start()].strip().rstrip(":") or "analysing"
+        stage = line[: m.start()].strip().rstrip(":") or "analyzing"
         return min(int(m.group(1)), 100) / 100.0, stage
     return None
 
@@ -110,7 +110,7 @@ def _read_lines(stream, out: "queue.SimpleQueue") -> None:
 
 
 def analyze_external(job: Job, audio_path: str, python: str) -> dict:
-    """Analyse ``audio_path`` with ``python -m mainstage.core.cli analyze`` (a subprocess).
+    """Analyze ``audio_path`` with ``python -m mainstage.core.cli analyze`` (a subprocess).
 
     The subprocess is killed when the job is cancelled. Raises ``ValueError`` with the
     CLI's one-line message when it fails.

@@ -20,6 +20,7 @@ class MSVFX_AddonPreferences(AddonPreferences):
             ("EXTERNAL", "External Python", "Always in the external Python interpreter below"),
         ],
         default="AUTO",
+        description="Where Analyze Track runs the analysis",
     )
     external_python: StringProperty(
         name="External Python",

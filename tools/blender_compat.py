@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         bpy.ops.msvfx.load_timeline(filepath=os.path.abspath(args.timeline))
         checks["timeline_loaded"] = bool(st.has_timeline and st.n_bars > 0)
         checks["sound_strip"] = bool(st.strip_name)  # False in bpy builds without audio (Audaspace)
-        bpy.ops.msvfx.build_stage()
+        bpy.ops.msvfx.build_stage(scene_mode="HERE")  # beside the loaded timeline (no window to switch scenes)
         bpy.ops.msvfx.apply_show()
         spot = bpy.data.lights["MS Spot"]
         curves = {f.data_path: f for f in _fcurves(spot)}

@@ -98,8 +98,12 @@ def prepare_show(scene, doc: dict, audio: str | None, mapping: dict | None = Non
     if build_stage and stage.stage_collection(scene) is None:
         stage.build_stage(scene)
         built = True
+    from ..scene import inputs
     doc2, mapping2, looks = drive.scene_inputs(scene)
-    return {**drive.apply_show(scene, doc2, mapping2, looks), "stage_built": built}
+    with inputs.keeping_groups():  # as Apply Looks: the show, then the music values for the user's drivers
+        info = drive.apply_show(scene, doc2, mapping2, looks)
+    inputs.bake_music_values(scene, doc2)
+    return {**info, "stage_built": built}
 
 
 @contextlib.contextmanager
@@ -287,7 +291,7 @@ def render_demo(timeline_path: str, audio_path: str, out_dir: str, *, seconds: f
     Parameters
     ----------
     timeline_path, audio_path : str
-        The analysed mix and its audio.
+        The analyzed mix and its audio.
     out_dir : str
         Folder for ``preview.mp4``, ``contact_sheet.png``, ``genre_timeline.png``.
     seconds : float

@@ -47,7 +47,8 @@ def _set_value(id_, path: str, index: int, value: float) -> None:
 
 def _id_type(id_) -> str:
     for cls, name in ((bpy.types.Object, "OBJECT"), (bpy.types.Light, "LIGHT"), (bpy.types.Material, "MATERIAL"),
-                      (bpy.types.World, "WORLD"), (bpy.types.Camera, "CAMERA"), (bpy.types.NodeTree, "NODETREE")):
+                      (bpy.types.World, "WORLD"), (bpy.types.Camera, "CAMERA"), (bpy.types.NodeTree, "NODETREE"),
+                      (bpy.types.Scene, "SCENE")):
         if isinstance(id_, cls):
             return name
     return "UNSPECIFIED"
@@ -83,6 +84,38 @@ def _fcurves_of(action, slot, create: bool = True):
     return action.fcurves
 
 
+_KINDS = ((bpy.types.Light, "Light"), (bpy.types.Camera, "Camera"), (bpy.types.Material, "Material"),
+          (bpy.types.World, "World"))
+
+
+def _embedded_owner(tree):
+    """The material, world or light whose embedded node tree ``tree`` is (None when not found)."""
+    for coll in (bpy.data.materials, bpy.data.worlds, bpy.data.lights):
+        for id_ in coll:
+            if getattr(id_, "node_tree", None) == tree:
+                return id_
+    return None
+
+
+def action_name(id_) -> str:
+    """Name of the action the add-on makes for ``id_``, with the "MS " prefix once.
+
+    Objects: "MS Beam 1 Action", "MS UserThing Action"; other data: "MS Spot Light Action",
+    "MS Screens Material Action", "MS World Action"; a material's or world's node tree:
+    "MS Screens Nodes Action" (so names do not clash and get ".001" suffixes).
+    """
+    name, kind = id_.name, ""
+    if isinstance(id_, bpy.types.NodeTree):
+        owner = _embedded_owner(id_) if getattr(id_, "is_embedded_data", False) else None
+        name, kind = (owner.name, "Nodes") if owner is not None else (id_.name, "Nodes")
+    elif not isinstance(id_, bpy.types.Object):
+        kind = next((k for cls, k in _KINDS if isinstance(id_, cls)), "")
+        if kind in ("Material", "World") and name.endswith(kind):
+            kind = ""  # "MS World Action", not "MS World World Action"
+    base = name if name.startswith("MS ") else f"MS {name}"
+    return f"{base} {kind} Action" if kind else f"{base} Action"
+
+
 def _action_for(id_):
     """(action, slot) animating ``id_``; makes an owned action and slot when it has none."""
     ad = id_.animation_data
@@ -91,7 +124,7 @@ def _action_for(id_):
         id_[MADE_ANIMDATA] = True
     action = ad.action
     if action is None:
-        action = bpy.data.actions.new(f"MS {id_.name}")
+        action = bpy.data.actions.new(action_name(id_))
         action[OWNED] = True
         if hasattr(action, "slots"):
             slot = action.slots.new(id_type=_id_type(id_), name=id_.name)

@@ -108,7 +108,7 @@ def blend_relative(abspath: str, blend_path: str | None = None) -> str:
 
 
 def audio_abspath(scene) -> str:
-    """The scene's audio path, absolute and normalised ("" when unset)."""
+    """The scene's audio path, absolute and normalized ("" when unset)."""
     p = scene.msvfx.audio_path
     return os.path.normpath(bpy.path.abspath(p)) if p else ""
 
@@ -128,7 +128,9 @@ def relativize_paths(new_blend_path: str) -> None:
             continue
         if st.audio_path:
             ab = os.path.normpath(bpy.path.abspath(st.audio_path))
-            st.audio_path = blend_relative(ab, new_blend_path)
+            rel = blend_relative(ab, new_blend_path)
+            if rel != st.audio_path:  # (the property accepts "//" paths: PATH_SUPPORTS_BLEND_RELATIVE)
+                st.audio_path = rel
         sound = st.sound
         if sound is not None and not sound.library and sound.filepath:
             ab = os.path.normpath(bpy.path.abspath(sound.filepath, library=sound.library))

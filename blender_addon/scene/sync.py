@@ -2,7 +2,7 @@
 
 Everything created here is recorded as the add-on's own (the strip by name plus an
 ``msvfx_owned`` tag, the markers by name and frame in ``scene.msvfx.markers``), so that
-re-analysing or clearing touches only those; markers and strips the user made, even
+re-analyzing or clearing touches only those; markers and strips the user made, even
 with the same names, are left alone.
 """
 from __future__ import annotations
@@ -131,12 +131,42 @@ def set_sound_strip(scene, audio_abspath: str):
 
 # --- all together ---
 
+def _remember_scene_settings(scene) -> None:
+    """Keep the frame range and sync mode the scene had before the first sync (Clear restores them)."""
+    st = scene.msvfx
+    if st.sync_saved:
+        return  # re-analysis: keep what the scene had before the first one
+    st.saved_frame_start, st.saved_frame_end = scene.frame_start, scene.frame_end
+    st.saved_sync_mode = scene.sync_mode
+    st.sync_saved = True
+
+
+def restore_scene_settings(scene) -> bool:
+    """Give the scene back the frame range and sync mode it had before the first sync.
+
+    Returns whether anything was stored to restore.
+    """
+    st = scene.msvfx
+    if not st.sync_saved:
+        return False
+    scene.frame_start = st.saved_frame_start  # start first: a start past the end moves the end along
+    scene.frame_end = st.saved_frame_end
+    if st.saved_sync_mode:
+        scene.sync_mode = st.saved_sync_mode
+    st.sync_saved = False
+    st.saved_sync_mode = ""
+    return True
+
+
 def sync_scene(scene, doc: dict, audio_abspath: str | None) -> str | None:
     """Apply a timeline to the scene: frame range, AV-sync, sound strip (when the audio exists), markers.
 
-    Returns a one-line note when the sound strip could not be made (the rest is still applied),
-    else None.
+    The frame range and sync mode the scene had before are stored (restored by
+    :func:`clear_scene`); the frame rate synced at is kept in ``scene.msvfx.sync_fps``
+    (see :func:`resync_fps`). Returns a one-line note when the sound strip could not be
+    made (the rest is still applied), else None.
     """
+    _remember_scene_settings(scene)
     set_frame_range(scene, float(doc["track"]["duration_s"]))
     scene.sync_mode = "AUDIO_SYNC"
     note = None
@@ -151,13 +181,50 @@ def sync_scene(scene, doc: dict, audio_abspath: str | None) -> str | None:
         remove_sound_strip(scene)
     remove_owned_markers(scene)
     add_markers(scene, doc)
+    st = scene.msvfx
+    st.sync_fps = fps(scene)
+    st.sync_frame_end = scene.frame_end
     return note
 
 
+def fps_changed(scene) -> bool:
+    """Whether the scene's frame rate differs from the one its timeline was synced at."""
+    st = scene.msvfx
+    return bool(st.has_timeline and st.sync_fps > 0.0 and abs(fps(scene) - st.sync_fps) > 1e-6)
+
+
+def resync_fps(scene) -> bool:
+    """After a frame-rate change: put the add-on's markers and frame end at the new rate.
+
+    The frame end moves only when it is still where the last sync put it (a range the user
+    set is kept). Returns False when there was nothing to do.
+    """
+    st = scene.msvfx
+    if not fps_changed(scene) or st.timeline_text is None:
+        return False
+    try:
+        doc = storage.stored_timeline(scene, validate=False)
+    except ValueError:
+        return False  # the stored text was edited into garbage: leave the scene as it is
+    old = st.sync_fps
+    if scene.frame_end == st.sync_frame_end:
+        set_frame_range(scene, float(doc["track"]["duration_s"]))
+    remove_owned_markers(scene)
+    add_markers(scene, doc)
+    st.sync_fps = fps(scene)
+    st.sync_frame_end = scene.frame_end
+    st.last_info = (f"Frame rate changed from {old:.3g} to {st.sync_fps:.3g} fps: "
+                    "markers and frame range re-synced")
+    return True
+
+
 def clear_scene(scene) -> None:
-    """Remove everything :func:`sync_scene` created (frame range and sync mode stay)."""
+    """Remove everything :func:`sync_scene` created and restore the frame range and sync mode
+    the scene had before."""
     remove_owned_markers(scene)
     remove_sound_strip(scene)
+    restore_scene_settings(scene)
+    scene.msvfx.sync_fps = 0.0
 
 
 def apply_timeline(scene, doc: dict, audio_abspath: str | None) -> str | None:

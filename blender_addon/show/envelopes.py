@@ -55,7 +55,8 @@ def _sorted_keys(frames: np.ndarray, values: np.ndarray, curve: str, amps: np.nd
     return RuleKeys(frames, values[first], curve, float(np.max(np.abs(amps))) if len(amps) else 0.0)
 
 
-def pulse_keys(grid: Grid, times: np.ndarray, amps: np.ndarray, env: dict) -> RuleKeys:
+def pulse_keys(grid: Grid, times: np.ndarray, amps: np.ndarray, env: dict,
+               attack_scale: np.ndarray | None = None, decay_scale: np.ndarray | None = None) -> RuleKeys:
     """Envelopes at instant events, retriggered: each event cuts the previous envelope.
 
     Parameters
@@ -65,23 +66,35 @@ def pulse_keys(grid: Grid, times: np.ndarray, amps: np.ndarray, env: dict) -> Ru
     amps : (n,) peak amplitude of each event.
     env : dict
         ``attack_beats``, ``hold_beats``, ``decay_beats``, ``curve``.
+    attack_scale, decay_scale : (n,) positive, optional
+        Per-event factors on the attack and decay length (:mod:`.traits`); None keeps the envelope's.
     """
     curve = env["curve"]
     if len(times) == 0:
         return RuleKeys(np.zeros(0, np.int64), np.zeros(0), curve, 0.0)
     a, h, d = float(env["attack_beats"]), float(env["hold_beats"]), float(env["decay_beats"])
+    # each key's offset as (attack, hold, decay) multiples, so the lengths can scale per event
     if a > 0:
-        beats, vals = [0.0, a, a + h, a + h + d], [0.0, 1.0, 1.0, 0.0]
+        coef, vals = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (1, 1, 1)], [0.0, 1.0, 1.0, 0.0]
     else:
-        beats, vals = [0.0, h, h + d], [1.0, 1.0, 0.0]
+        coef, vals = [(0, 0, 0), (0, 1, 0), (0, 1, 1)], [1.0, 1.0, 0.0]
+    beats = [ca * a + ch * h + cd * d for ca, ch, cd in coef]
     if h == 0:  # drop the duplicate hold point
         keep = [i for i in range(len(beats)) if not (i > 0 and beats[i] == beats[i - 1])]
-        beats, vals = [beats[i] for i in keep], [vals[i] for i in keep]
+        beats, vals, coef = [beats[i] for i in keep], [vals[i] for i in keep], [coef[i] for i in keep]
     if vals[-1] != 0.0 or len(beats) == 1:
-        beats, vals = beats + [beats[-1]], vals + [0.0]
+        beats, vals, coef = beats + [beats[-1]], vals + [0.0], coef + [coef[-1]]
     frames0 = grid.frame(times)
     bf = grid.beat_frames(times)
-    offs = _monotone(np.rint(np.asarray(beats)[None, :] * bf[:, None]).astype(np.int64))
+    if attack_scale is None and decay_scale is None:
+        B = np.asarray(beats)[None, :]
+    else:
+        n = len(times)
+        sa = np.ones(n) if attack_scale is None else np.asarray(attack_scale, dtype=np.float64)
+        sd = np.ones(n) if decay_scale is None else np.asarray(decay_scale, dtype=np.float64)
+        c = np.asarray(coef, dtype=np.float64)
+        B = c[None, :, 0] * (a * sa)[:, None] + c[None, :, 1] * h + c[None, :, 2] * (d * sd)[:, None]
+    offs = _monotone(np.rint(B * bf[:, None]).astype(np.int64))
     F = frames0[:, None] + offs                      # (n, m)
     V = amps[:, None] * np.asarray(vals)[None, :]    # (n, m)
     nxt = np.append(frames0[1:], np.iinfo(np.int64).max // 4)
@@ -111,6 +124,32 @@ def pulse_keys(grid: Grid, times: np.ndarray, amps: np.ndarray, env: dict) -> Ru
         rows_f.append(pre_f[ok])
         rows_v.append(res[ok])
     return _sorted_keys(np.concatenate(rows_f), np.concatenate(rows_v), curve, amps)
+
+
+def mean_level(env: dict, attack_scale=1.0, decay_scale=1.0):
+    """Area of a unit pulse envelope, in beats (its mean level times its length).
+
+    ``attack_scale`` / ``decay_scale`` (scalars or per-event arrays) scale the attack and decay
+    as :func:`pulse_keys` does; the result then has their shape.
+    """
+    a, h, d = float(env["attack_beats"]), float(env["hold_beats"]), float(env["decay_beats"])
+    a, d = a * attack_scale, d * decay_scale
+    if env["curve"] == "constant":  # each key's value holds to the next key
+        return h + d
+    if env["curve"] == "exponential":
+        return 0.3 * a + h + 0.3 * d
+    return 0.5 * a + h + 0.5 * d
+
+
+def hold_keys(starts: np.ndarray, ends: np.ndarray, levels: np.ndarray) -> RuleKeys:
+    """Steady levels: ``levels[i]`` from frame ``starts[i]`` to ``ends[i]`` (then 0), constant curve.
+
+    Where one hold ends on the frame another starts, the new level takes over on that frame.
+    """
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    lv = np.asarray(levels, dtype=np.float64)
+    return _sorted_keys(np.concatenate([starts, np.maximum(ends, starts + 1)]),
+                        np.concatenate([lv, np.zeros(len(lv))]), "constant", lv)
 
 
 def span_keys(grid: Grid, spans: np.ndarray, amps: np.ndarray, env: dict, mode: str) -> RuleKeys:

@@ -97,7 +97,8 @@ class _LookColour:
         return np.concatenate([c, c - 1.0 / self.grid.fps])
 
 
-def colour_channel(grid: Grid, weights: Weights, looks: list[dict], role: str, bar_frames: np.ndarray) -> Channel:
+def colour_channel(grid: Grid, weights: Weights, looks: list[dict], role: str, bar_frames: np.ndarray,
+                   shift=None) -> Channel:
     """The blended colour of ``role`` (lights, screens, pulse, lasers), keyed at its changes.
 
     Parameters
@@ -107,6 +108,8 @@ def colour_channel(grid: Grid, weights: Weights, looks: list[dict], role: str, b
     role : str
     bar_frames : (m,) int
         Frames keyed in any case (bar frames), so the look blend is followed between changes.
+    shift : callable, optional
+        ``t -> (n, 3)`` OKLab offset added to the blended colour at times ``t`` (:mod:`.traits`).
 
     Returns
     -------
@@ -123,6 +126,8 @@ def colour_channel(grid: Grid, weights: Weights, looks: list[dict], role: str, b
     t = grid.frame_time(F)
     w, _ = weights.at(t)
     labs = np.stack([c.at(t) if live[j] else np.zeros((len(t), 3)) for j, c in enumerate(lc)], axis=1)
+    if shift is not None:  # the same offset on every look's colour shifts their blend by it
+        labs = labs + shift(t)[:, None, :]
     rgb = C.blend_oklab(labs, np.where(live[None, :], w, 0.0))
     return make_channel(F, rgb, np.full(len(F), INTERP["linear"]))
 

@@ -6,9 +6,11 @@ rule on the lights' energy.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from .envelopes import RuleKeys, pulse_keys, span_keys
+from .envelopes import RuleKeys, mean_level, pulse_keys, span_keys
 from .grid import Grid
 from .weights import MIN_WEIGHT, Weights
 
@@ -77,9 +79,62 @@ def rule_list(looks: list[dict]) -> list[tuple[int, dict]]:
     return out
 
 
-def modulation(grid: Grid, weights: Weights, looks: list[dict], role: str, prop: str,
-               rules: list[tuple[int, dict]]) -> list[RuleKeys]:
-    """The envelope keys of every rule driving ``role.prop`` (amplitudes include the look's gain).
+@dataclass
+class Fire:
+    """One rule's events on one property: where it fires, how strongly, with which envelope.
+
+    ``times`` (n,) event times (s), ``amps`` (n,) amplitudes (``amount x unit x gain``),
+    ``spans`` (n, 2) for span/ramp envelopes (else None), ``env`` the envelope (look
+    defaults filled in), ``mode`` pulse/span/ramp, ``look`` the look index, ``strobe``
+    whether this is a look's strobe; ``fixed``, ready-made keys instead of events (the
+    steady level that stands in for strobe events the flash cap removed); ``event`` the
+    rule's event; ``attack_scale`` / ``decay_scale`` (n,) per-event factors on the
+    envelope's attack and decay (None: as the look has them; :mod:`.traits`).
+    """
+
+    times: np.ndarray
+    amps: np.ndarray
+    spans: np.ndarray | None
+    env: dict
+    mode: str
+    look: int
+    strobe: bool = False
+    fixed: RuleKeys | None = None
+    event: str = ""
+    attack_scale: np.ndarray | None = None
+    decay_scale: np.ndarray | None = None
+
+    @property
+    def is_pulse(self) -> bool:
+        """Whether each event is a separate envelope (not one held over a span)."""
+        return self.spans is None and self.fixed is None
+
+    def keys(self, grid: Grid) -> RuleKeys:
+        """The envelope keys of these events."""
+        if self.fixed is not None:
+            return self.fixed
+        if self.spans is not None:
+            return span_keys(grid, self.spans, self.amps, self.env, self.mode)
+        return pulse_keys(grid, self.times, self.amps, self.env, self.attack_scale, self.decay_scale)
+
+    def area(self):
+        """Area of each event's unit envelope in beats (:func:`.envelopes.mean_level`)."""
+        if self.attack_scale is None and self.decay_scale is None:
+            return mean_level(self.env)
+        return mean_level(self.env, 1.0 if self.attack_scale is None else self.attack_scale,
+                          1.0 if self.decay_scale is None else self.decay_scale)
+
+    def subset(self, keep: np.ndarray) -> Fire:
+        """The same rule firing only on the events where ``keep`` is True."""
+        return replace(self, times=self.times[keep], amps=self.amps[keep],
+                       spans=None if self.spans is None else self.spans[keep],
+                       attack_scale=None if self.attack_scale is None else self.attack_scale[keep],
+                       decay_scale=None if self.decay_scale is None else self.decay_scale[keep])
+
+
+def fires(grid: Grid, weights: Weights, looks: list[dict], role: str, prop: str,
+          rules: list[tuple[int, dict]]) -> list[Fire]:
+    """The events of every rule driving ``role.prop`` (amplitudes include the look's gain).
 
     Parameters
     ----------
@@ -94,8 +149,8 @@ def modulation(grid: Grid, weights: Weights, looks: list[dict], role: str, prop:
 
     Returns
     -------
-    list of RuleKeys
-        One per rule that fires while its look's weight is at least :data:`.weights.MIN_WEIGHT`.
+    list of Fire
+        One per rule with events while its look's weight is at least :data:`.weights.MIN_WEIGHT`.
     """
     out = []
     for j, r in rules:
@@ -115,14 +170,21 @@ def modulation(grid: Grid, weights: Weights, looks: list[dict], role: str, prop:
             times, spans = rule_events(grid, r)
         if len(times) == 0:
             continue
-        w, g = weights.at(times)
-        amps = float(r["amount"]) * unit * g[:, j]
-        live = w[:, j] >= MIN_WEIGHT
+        w, g = weights.look_at(times, j)
+        amps = float(r["amount"]) * unit * g
+        live = w >= MIN_WEIGHT
         if not live.any():
             continue
         mode = r.get("mode", "pulse")
         if spans is not None and mode in ("span", "ramp"):
-            out.append(span_keys(grid, spans[live], amps[live], env, mode))
+            out.append(Fire(times[live], amps[live], spans[live], env, mode, j, event=r["event"]))
         else:  # instants, or a pulse on a span event (fires at the span start)
-            out.append(pulse_keys(grid, times[live], amps[live], env))
+            out.append(Fire(times[live], amps[live], None, env, "pulse", j, r["event"] == "_strobe",
+                            event=r["event"]))
     return out
+
+
+def modulation(grid: Grid, weights: Weights, looks: list[dict], role: str, prop: str,
+               rules: list[tuple[int, dict]]) -> list[RuleKeys]:
+    """The envelope keys of every rule driving ``role.prop``: :meth:`Fire.keys` of :func:`fires`."""
+    return [f.keys(grid) for f in fires(grid, weights, looks, role, prop, rules)]

@@ -83,3 +83,8 @@ class Weights:
         w = np.stack([np.interp(times, self.t, self.w[:, j]) for j in range(self.w.shape[1])], axis=1)
         g = np.stack([np.interp(times, self.t, self.g[:, j]) for j in range(self.g.shape[1])], axis=1)
         return w, g
+
+    def look_at(self, times, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """(weight, gain), each (n,), of look ``j`` at ``times`` (s)."""
+        times = np.asarray(times, dtype=np.float64)
+        return np.interp(times, self.t, self.w[:, j]), np.interp(times, self.t, self.g[:, j])

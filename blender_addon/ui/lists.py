@@ -14,7 +14,7 @@ class MSVFX_UL_genre_mapping(UIList):
         st = context.scene.msvfx
         row = layout.row(align=True)
         split = row.split(factor=0.34, align=True)
-        split.label(text=item.name)
+        split.label(text=item.name, translate=False)
         sub = split.split(factor=0.62, align=True)
         known = item.preset in st.looks
         cell = sub.row(align=True)
@@ -30,8 +30,8 @@ class MSVFX_UL_looks(UIList):
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         row = layout.row(align=True)
-        row.label(text=item.label or item.name, icon=_SOURCE_ICONS.get(item.source, "NONE"))
-        row.label(text=item.name)
+        row.label(text=item.label or item.name, icon=_SOURCE_ICONS.get(item.source, "NONE"), translate=False)
+        row.label(text=item.name, translate=False)
 
     def filter_items(self, context, data, propname):
         items = getattr(data, propname)
@@ -52,7 +52,7 @@ class MSVFX_UL_rules(UIList):
         row.alert = not item.is_consistent()
         sign = "+" if item.amount >= 0 else ""
         row.label(text=f"{item.event} -> {item.role}.{item.prop} {sign}{item.amount:.2g} ({item.mode})",
-                  icon="ERROR" if row.alert else "KEYFRAME")
+                  icon="ERROR" if row.alert else "KEYFRAME", translate=False)
 
 
 CLASSES = (MSVFX_UL_genre_mapping, MSVFX_UL_looks, MSVFX_UL_rules)

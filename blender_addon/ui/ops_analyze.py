@@ -9,7 +9,7 @@ from bpy.props import EnumProperty, StringProperty
 from bpy.types import Operator
 
 from .. import analysis_runner, deps, jobs, preferences
-from ..scene import presets_io, storage, sync
+from ..scene import presets_io, props, storage, sync
 
 
 def notify(level: str, message: str) -> None:
@@ -29,8 +29,10 @@ class MSVFX_OT_notify(Operator):
     bl_label = "Mainstage VFX Message"
     bl_options = {"INTERNAL"}
 
-    level: EnumProperty(items=[("INFO", "Info", ""), ("WARNING", "Warning", ""), ("ERROR", "Error", "")])
-    message: StringProperty()
+    level: EnumProperty(name="Level", description="Kind of report", items=[
+        ("INFO", "Info", "A message"), ("WARNING", "Warning", "Something to look at"),
+        ("ERROR", "Error", "Something failed")])
+    message: StringProperty(name="Message", description="Text of the report")
 
     def execute(self, context):
         self.report({self.level}, self.message)
@@ -38,7 +40,7 @@ class MSVFX_OT_notify(Operator):
 
 
 def audio_problem(path: str) -> str:
-    """Why ``path`` cannot be analysed ("" when it can be tried)."""
+    """Why ``path`` cannot be analyzed ("" when it can be tried)."""
     if not path:
         return "No audio file set: choose one in the Mainstage panel"
     if not os.path.exists(path):
@@ -81,7 +83,7 @@ def _on_finish(job: jobs.Job) -> None:
         except RuntimeError:
             pass  # no window (background mode): nothing to undo into
         bpm = f"{st.bpm:.1f} BPM" if st.bpm else "no tempo"
-        st.last_info = (f"Analysed {job.label} in {job.elapsed:.1f} s: {bpm}, {st.n_bars} bars, "
+        st.last_info = (f"Analyzed {job.label} in {job.elapsed:.1f} s: {bpm}, {st.n_bars} bars, "
                         f"{st.n_drops} drop{'s' if st.n_drops != 1 else ''}")
         notify("INFO", st.last_info)
     elif job.state == "cancelled":
@@ -93,18 +95,25 @@ def _on_finish(job: jobs.Job) -> None:
 
 
 class MSVFX_OT_analyze_track(Operator):
-    """Analyse the audio file (beats, sections, drops, genres) in the background, then add it to the scene"""
+    """Analyze the audio file (beats, sections, drops, genres) in the background, then add it to the scene"""
 
     bl_idname = "msvfx.analyze_track"
     bl_label = "Analyze Track"
     bl_options = {"REGISTER"}
 
-    filepath: StringProperty(name="Audio File", subtype="FILE_PATH", options={"SKIP_SAVE"},
-                             description="Audio file to analyse (default: the scene's audio file)")
+    filepath: StringProperty(name="Audio File", subtype="FILE_PATH",
+                             options={"SKIP_SAVE"} | props.BLEND_RELATIVE,
+                             description="Audio file to analyze (default: the scene's audio file)")
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None
+        if context.scene is None or not hasattr(context.scene, "msvfx"):
+            return False
+        job = jobs.current()
+        if job is not None:
+            cls.poll_message_set(f"An analysis is already running ({job.label}); cancel it first")
+            return False
+        return True
 
     def _fail(self, st, msg: str):
         st.last_error = msg
@@ -140,7 +149,7 @@ class MSVFX_OT_analyze_track(Operator):
         jobs.start(job)
         st.last_error = ""
         where = "inside Blender" if mode == "IN_PROCESS" else f"with {python}"
-        st.last_info = f"Analysing {job.label} {where}"
+        st.last_info = f"Analyzing {job.label} {where}"
         self.report({"INFO"}, st.last_info)
         return {"FINISHED"}
 
@@ -151,6 +160,13 @@ class MSVFX_OT_cancel_analysis(Operator):
     bl_idname = "msvfx.cancel_analysis"
     bl_label = "Cancel Analysis"
     bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        if jobs.current() is None:
+            cls.poll_message_set("No analysis is running")
+            return False
+        return True
 
     def execute(self, context):
         job = jobs.current()
@@ -168,6 +184,13 @@ class MSVFX_OT_check_external_python(Operator):
     bl_idname = "msvfx.check_external_python"
     bl_label = "Check External Python"
     bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        if not preferences.external_python():
+            cls.poll_message_set("No external Python set: choose an interpreter first")
+            return False
+        return True
 
     def execute(self, context):
         deps.refresh()

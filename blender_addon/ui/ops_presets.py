@@ -27,6 +27,32 @@ def _active_look(op, context):
     return look
 
 
+def _poll_library(cls, context, collection: str, message: str) -> bool:
+    """Poll: the scene's ``msvfx.<collection>`` (looks, mapping) is not empty; else ``message``."""
+    scene = context.scene
+    if scene is None or not hasattr(scene, "msvfx"):
+        return False
+    if not len(getattr(scene.msvfx, collection)):
+        cls.poll_message_set(message)
+        return False
+    return True
+
+
+def _poll_look(cls, context, editable: bool = False, shipped: str = "duplicate it to edit") -> bool:
+    """poll(): a look is selected (and, with ``editable``, it is not a shipped one: ``shipped`` says why)."""
+    scene = context.scene
+    if scene is None or not hasattr(scene, "msvfx"):
+        return False
+    look = scene.msvfx.active_look()
+    if look is None:
+        cls.poll_message_set("No look selected: load the shipped looks or select one in the library")
+        return False
+    if editable and look.source == "SHIPPED":
+        cls.poll_message_set(f"{look.name} is a shipped look: {shipped}")
+        return False
+    return True
+
+
 class MSVFX_OT_presets_reset(Operator):
     """Reload the shipped looks and your saved user looks, and reset the genre mapping to the shipped default"""
 
@@ -54,6 +80,10 @@ class MSVFX_OT_look_duplicate(Operator):
     bl_label = "Duplicate Look"
     bl_options = {"REGISTER", "UNDO"}
 
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context)
+
     def execute(self, context):
         st = context.scene.msvfx
         look = _active_look(self, context)
@@ -80,6 +110,10 @@ class MSVFX_OT_look_remove(Operator):
     bl_label = "Remove Look"
     bl_options = {"REGISTER", "UNDO"}
 
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context, editable=True, shipped="it cannot be removed")
+
     def execute(self, context):
         st = context.scene.msvfx
         look = _active_look(self, context)
@@ -101,6 +135,10 @@ class MSVFX_OT_look_save_user(Operator):
     bl_idname = "msvfx.look_save_user"
     bl_label = "Save as User Preset"
     bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context, editable=True, shipped="duplicate it first")
 
     def execute(self, context):
         st = context.scene.msvfx
@@ -126,7 +164,7 @@ class MSVFX_OT_look_import(Operator, ImportHelper):
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"}, description="Files shown in the file browser")
 
     def execute(self, context):
         st = context.scene.msvfx
@@ -150,7 +188,11 @@ class MSVFX_OT_look_export(Operator, ExportHelper):
     bl_options = {"REGISTER"}
 
     filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"}, description="Files shown in the file browser")
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context)
 
     def invoke(self, context, event):
         look = context.scene.msvfx.active_look()
@@ -180,7 +222,11 @@ class MSVFX_OT_mapping_import(Operator, ImportHelper):
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"}, description="Files shown in the file browser")
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_library(cls, context, "looks", "No looks in this .blend: load the shipped looks first")
 
     def execute(self, context):
         st = context.scene.msvfx
@@ -203,7 +249,12 @@ class MSVFX_OT_mapping_export(Operator, ExportHelper):
     bl_options = {"REGISTER"}
 
     filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"}, description="Files shown in the file browser")
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_library(cls, context, "mapping",
+                             "No genre mapping in this .blend: load the shipped looks first")
 
     def execute(self, context):
         st = context.scene.msvfx
@@ -217,19 +268,23 @@ class MSVFX_OT_mapping_export(Operator, ExportHelper):
 
 
 class MSVFX_OT_palette_color_add(Operator):
-    """Add a colour to this palette"""
+    """Add a color to this palette"""
 
     bl_idname = "msvfx.palette_color_add"
-    bl_label = "Add Colour"
+    bl_label = "Add Color"
     bl_options = {"REGISTER", "UNDO", "INTERNAL"}
 
-    palette: StringProperty()
+    palette: StringProperty(name="Palette", description="Name of the palette")
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context, editable=True)
 
     def execute(self, context):
         look = _active_look(self, context)
         pal = look.palettes.get(self.palette) if look else None
         if pal is None or len(pal.colors) >= 8:
-            self.report({"WARNING"}, "A palette holds 1 to 8 colours")
+            self.report({"WARNING"}, "A palette holds 1 to 8 colors")
             return {"CANCELLED"}
         new = pal.colors.add()
         if len(pal.colors) > 1:
@@ -238,20 +293,24 @@ class MSVFX_OT_palette_color_add(Operator):
 
 
 class MSVFX_OT_palette_color_remove(Operator):
-    """Remove this colour from the palette"""
+    """Remove this color from the palette"""
 
     bl_idname = "msvfx.palette_color_remove"
-    bl_label = "Remove Colour"
+    bl_label = "Remove Color"
     bl_options = {"REGISTER", "UNDO", "INTERNAL"}
 
-    palette: StringProperty()
-    index: IntProperty()
+    palette: StringProperty(name="Palette", description="Name of the palette")
+    index: IntProperty(name="Index", description="Index of the color to remove")
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context, editable=True)
 
     def execute(self, context):
         look = _active_look(self, context)
         pal = look.palettes.get(self.palette) if look else None
         if pal is None or len(pal.colors) <= 1 or not 0 <= self.index < len(pal.colors):
-            self.report({"WARNING"}, "A palette holds 1 to 8 colours")
+            self.report({"WARNING"}, "A palette holds 1 to 8 colors")
             return {"CANCELLED"}
         pal.colors.remove(self.index)
         return {"FINISHED"}
@@ -263,6 +322,10 @@ class MSVFX_OT_rule_add(Operator):
     bl_idname = "msvfx.rule_add"
     bl_label = "Add Rule"
     bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_look(cls, context, editable=True)
 
     def execute(self, context):
         look = _active_look(self, context)
@@ -283,6 +346,16 @@ class MSVFX_OT_rule_remove(Operator):
     bl_idname = "msvfx.rule_remove"
     bl_label = "Remove Rule"
     bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not _poll_look(cls, context, editable=True):
+            return False
+        look = context.scene.msvfx.active_look()
+        if not 0 <= look.active_rule_index < len(look.rules):
+            cls.poll_message_set("No rule selected")
+            return False
+        return True
 
     def execute(self, context):
         look = _active_look(self, context)

@@ -40,7 +40,7 @@ def find_audio(scene, doc: dict, timeline_path: str) -> tuple[str, str]:
             return os.path.normpath(c), ""
         mismatched.append(c)
     if mismatched:
-        return "", f"{mismatched[0]} is not the analysed audio (different SHA-256); no sound strip added"
+        return "", f"{mismatched[0]} is not the analyzed audio (different SHA-256); no sound strip added"
     return "", f"audio {name!r} not found; set the audio file to add the sound strip"
 
 
@@ -52,7 +52,7 @@ class MSVFX_OT_load_timeline(Operator, ImportHelper):
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"}, description="Files shown in the file browser")
 
     def execute(self, context):
         scene = context.scene
@@ -89,11 +89,16 @@ class MSVFX_OT_save_timeline(Operator, ExportHelper):
     bl_options = {"REGISTER"}
 
     filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"}, description="Files shown in the file browser")
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and context.scene.msvfx.timeline_text is not None
+        if context.scene is None or not hasattr(context.scene, "msvfx"):
+            return False
+        if context.scene.msvfx.timeline_text is None:
+            cls.poll_message_set("No timeline to save: analyze a track or load a timeline first")
+            return False
+        return True
 
     def invoke(self, context, event):
         if not self.filepath:
@@ -117,7 +122,7 @@ class MSVFX_OT_save_timeline(Operator, ExportHelper):
 
 
 class MSVFX_OT_clear_analysis(Operator):
-    """Remove the stored timeline and the markers and sound strip the add-on made (nothing else)"""
+    """Remove the stored timeline and the markers and sound strip the add-on made, and restore the frame range and sync mode"""
 
     bl_idname = "msvfx.clear_analysis"
     bl_label = "Clear Analysis"
@@ -125,13 +130,22 @@ class MSVFX_OT_clear_analysis(Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and context.scene.msvfx.has_timeline
+        if context.scene is None or not hasattr(context.scene, "msvfx"):
+            return False
+        if not context.scene.msvfx.has_timeline:
+            cls.poll_message_set("No analysis to clear")
+            return False
+        return True
 
     def execute(self, context):
-        sync.clear_scene(context.scene)
-        storage.clear_timeline(context.scene)
-        context.scene.msvfx.last_info = "Analysis cleared"
-        context.scene.msvfx.last_error = ""
+        scene = context.scene
+        restored = scene.msvfx.sync_saved
+        sync.clear_scene(scene)
+        storage.clear_timeline(scene)
+        st = scene.msvfx
+        st.last_info = "Analysis cleared" + ("; frame range and sync mode restored" if restored else "")
+        st.last_error = ""
+        self.report({"INFO"}, st.last_info)
         return {"FINISHED"}
 
 

@@ -2,6 +2,7 @@
 
 import textwrap
 
+from bpy.app.translations import pgettext_iface as iface_
 from bpy.types import Panel
 
 from .. import deps, jobs, preferences
@@ -11,10 +12,16 @@ CATEGORY = "Mainstage"
 
 
 def _wrapped(layout, text: str, icon: str = "NONE", width: int = 44) -> None:
+    """A message over several label lines (already translated where it is a fixed text)."""
     lines = textwrap.wrap(text, width) or [""]
     col = layout.column(align=True)
     for i, line in enumerate(lines):
-        col.label(text=line, icon=icon if i == 0 else "BLANK1")
+        col.label(text=line, icon=icon if i == 0 else "BLANK1", translate=False)
+
+
+def _fmt(template: str, **values) -> str:
+    """``template`` translated (Blender's interface translation), then filled in."""
+    return iface_(template).format(**values)
 
 
 def _mmss(t: float) -> str:
@@ -50,7 +57,7 @@ class MSVFX_PT_main(_Base, Panel):
         job = jobs.current()
         if job is not None:
             box = layout.box()
-            box.label(text=f"Analysing {job.label}", icon="SORTTIME")
+            box.label(text=_fmt("Analyzing {name}", name=job.label), icon="SORTTIME", translate=False)
             box.progress(factor=job.progress, type="BAR", text=f"{job.stage} {job.progress:.0%} ({job.elapsed:.0f} s)")
             box.operator("msvfx.cancel_analysis", text="Cancel", icon="CANCEL")
         else:
@@ -68,6 +75,13 @@ class MSVFX_PT_main(_Base, Panel):
         row.operator("msvfx.load_timeline", text="Load Timeline", icon="IMPORT")
         row.operator("msvfx.save_timeline", text="Save Timeline", icon="EXPORT")
         row.operator("msvfx.clear_analysis", text="", icon="TRASH")
+        scene = context.scene
+        if st.has_timeline and st.sync_fps > 0 and abs(scene.render.fps / scene.render.fps_base - st.sync_fps) > 1e-6:
+            box = layout.box()
+            box.alert = True
+            _wrapped(box, _fmt("The markers and frame range were synced at {old:.3g} fps but the scene is at "
+                               "{new:.3g} fps: they follow at the next scene update", old=st.sync_fps,
+                               new=scene.render.fps / scene.render.fps_base), icon="ERROR")
 
 
 class MSVFX_PT_summary(_Base, Panel):
@@ -83,10 +97,12 @@ class MSVFX_PT_summary(_Base, Panel):
         layout = self.layout
         st = context.scene.msvfx
         col = layout.column(align=True)
-        col.label(text=st.track_file.replace("\\", "/").rsplit("/", 1)[-1], icon="SOUND")
-        tempo = f"{st.bpm:.1f} BPM" if st.bpm else "no tempo found"
-        col.label(text=f"{tempo}  |  {st.n_bars} bars  |  {_mmss(st.duration_s)}")
-        col.label(text=f"{st.n_drops} drop{'s' if st.n_drops != 1 else ''}  |  {len(st.sections)} sections")
+        col.label(text=st.track_file.replace("\\", "/").rsplit("/", 1)[-1], icon="SOUND", translate=False)
+        tempo = _fmt("{bpm:.1f} BPM", bpm=st.bpm) if st.bpm else iface_("no tempo found")
+        col.label(text=_fmt("{tempo}  |  {bars} bars  |  {time}", tempo=tempo, bars=st.n_bars,
+                            time=_mmss(st.duration_s)), translate=False)
+        drops = _fmt("{n} drop", n=st.n_drops) if st.n_drops == 1 else _fmt("{n} drops", n=st.n_drops)
+        col.label(text=_fmt("{drops}  |  {n} sections", drops=drops, n=len(st.sections)), translate=False)
         if st.has_genres:
             box = layout.box()
             box.label(text="Genres (whole track)", icon="SEQ_HISTOGRAM")
@@ -96,7 +112,7 @@ class MSVFX_PT_summary(_Base, Panel):
                 row = box.row()
                 row.progress(factor=p, type="BAR", text=f"{props.GENRES[i]}  {p:.0%}")
             if st.model_name:
-                box.label(text=f"model: {st.model_name}")
+                box.label(text=_fmt("model: {name}", name=st.model_name), translate=False)
         else:
             layout.label(text="No genre analysis in this timeline", icon="INFO")
         if len(st.sections):
@@ -105,8 +121,8 @@ class MSVFX_PT_summary(_Base, Panel):
             for sec in st.sections:
                 row = box.row()
                 split = row.split(factor=0.42)
-                split.label(text=f"{_mmss(sec.start_s)} {sec.name}")
-                split.label(text=f"{sec.genre} {sec.genre_prob:.0%}" if sec.genre else "-")
+                split.label(text=f"{_mmss(sec.start_s)} {sec.name}", translate=False)
+                split.label(text=f"{sec.genre} {sec.genre_prob:.0%}" if sec.genre else "-", translate=False)
 
 
 class MSVFX_PT_mapping(_Base, Panel):
@@ -148,13 +164,27 @@ class MSVFX_PT_show(_Base, Panel):
         row.enabled = st.has_timeline
         row.operator("msvfx.apply_show", text="Apply Looks", icon="KEYINGSET")
         row.operator("msvfx.clear_show", text="", icon="TRASH")
-        if st.show_info:
+        row = layout.row(align=True)
+        row.prop(st, "drive_mode", text="")
+        row.prop(st, "palette_tint", slider=True)
+        row.prop(st, "flash_cap", toggle=True, icon="LIGHT_SUN")
+        layout.prop(st, "trait_shaping", slider=True)
+        row = layout.row(align=True)  # music values for the user's own drivers, shaders and node trees
+        row.enabled = st.has_timeline
+        row.operator("msvfx.bake_music_values", text="Bake Music Values", icon="DRIVER")
+        row.operator("msvfx.clear_music_values", text="", icon="X")
+        if st.show_stale:
+            box = layout.box()
+            box.alert = True
+            _wrapped(box, iface_("The frame rate changed after Apply Looks: click Apply Looks again"), icon="ERROR")
+        elif st.show_info:
             _wrapped(layout, st.show_info, icon="INFO")
         box = layout.box()
         box.prop(st, "render_path", text="")
         row = box.row()
         row.prop(st, "render_engine")
         row.prop(st, "render_glow")
+        box.prop(st, "render_quality")
         box.operator("msvfx.render_video", text="Render Video", icon="RENDER_ANIMATION")
 
 

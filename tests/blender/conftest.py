@@ -71,3 +71,29 @@ def synth_track(tmp_path_factory) -> Path:
     path = d / "bass_house.wav"
     write_track(render_track("Bass House", seed=11, bars=48), path)
     return path
+
+
+def write_click_set(work: Path, sr: int = 22050) -> tuple[dict, Path, Path]:
+    """The synthetic DJ set's timeline with a click track as its audio, written into ``work``.
+
+    Returns the timeline document, its path (``set.timeline.json``) and the audio's (``set.wav``).
+    """
+    import soundfile as sf
+
+    from mainstage.core.hashing import sha256_file
+    from mainstage.core.timeline import save_timeline
+    from mainstage.training.synthhouse.timelines import click_track, synthetic_set
+
+    doc = synthetic_set()
+    audio = work / "set.wav"
+    sf.write(audio, click_track(doc, sr), sr)
+    doc["track"].update(file="set.wav", sha256=sha256_file(audio), sample_rate=sr)
+    tl = work / "set.timeline.json"
+    save_timeline(doc, tl)
+    return doc, tl, audio
+
+
+@pytest.fixture(scope="session")
+def click_set():
+    """:func:`write_click_set`, for the scenarios that play the synthetic set."""
+    return write_click_set

@@ -137,6 +137,26 @@ def test_pulse_envelope_shape_and_retrigger():
     assert v[0] == 0 and 0.8 < v[1] < 1.2 and v[2] == 2.0  # a ramp rises over the whole span
 
 
+def test_relative_drive_helpers(doc, looks, mapping):
+    from mainstage.blender_addon.show import relative as R
+    plan = plan_show(doc, mapping, looks, 24.0, 1)
+    en = plan.channels["lights.energy"]
+    # a level: the user's value at the show's typical (median) base, scaled like the plan
+    v = R.level(500.0, en.values, plan.reference["lights.energy"])
+    assert np.allclose(v / 500.0, en.values / plan.reference["lights.energy"])
+    # a shape: the user's value times the reactions only (1 where nothing reacts)
+    lens = plan.channels["camera.lens"]
+    f = R.shape(85.0, lens.values, plan.base["camera.lens"]) / 85.0
+    assert f.min() >= 1.0 - 1e-9 and f.max() > 1.1 and np.isclose(np.median(f), 1.0)
+    # a tint: 0 keeps the user's color, 1 takes the planned hue at the user's lightness
+    blue, red = np.array([0.1, 0.2, 1.0]), np.array([[1.0, 0.0, 0.0]])
+    assert np.allclose(R.tint(blue, red, 0.0), blue, atol=1e-6)
+    full = C.linear_to_oklab(R.tint(blue, red, 1.0))[0]
+    assert np.isclose(full[0], C.linear_to_oklab(blue)[0], atol=1e-3) and full[1] > 0.1
+    half = R.tint(blue, red, 0.35)[0]
+    assert half[2] > half[0] > blue[0]  # still blue, warmer
+
+
 def test_plan_is_fast_for_an_hour(looks, mapping):
     import time
     doc = synthetic_set(repeat=19)  # ~63 minutes

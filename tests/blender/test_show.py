@@ -10,23 +10,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mainstage.core.hashing import sha256_file
-from mainstage.core.timeline import save_timeline
-from mainstage.training.synthhouse.timelines import click_track, synthetic_set
 
 pytestmark = pytest.mark.blender
 SR = 22050
 
 
 @pytest.fixture(scope="module")
-def show_run(blender, tmp_path_factory):
+def show_run(blender, tmp_path_factory, click_set):
     work = tmp_path_factory.mktemp("show")
-    doc = synthetic_set()
-    audio = work / "set.wav"
-    sf.write(audio, click_track(doc, SR), SR)
-    doc["track"].update(file="set.wav", sha256=sha256_file(audio), sample_rate=SR)
-    tl = work / "set.timeline.json"
-    save_timeline(doc, tl)
+    doc, tl, audio = click_set(work, SR)
     secs = doc["sections"]
     bar = 4 * 60.0 / doc["tempo"]["bpm"]
     stills = {}
@@ -53,6 +45,7 @@ def test_apply_twice_equals_once_and_user_data_untouched(show_run):
     assert "diffuse_color" in res["beams"]["keyed_paths"] and len(res["beams"]["keyed_paths"]) == 3
     # Render Video glows through the add-on's compositor, never replacing the user's own
     assert res["glow_during_render"] == "MS Glow" and res["glow_respects_user_comp"]
+    assert res["glow_after_render"] == res["glow_before_render"]  # Render Video restores the compositor setting
     assert all({"REGISTER", "UNDO"} <= set(flags) for flags in res["undo_flags"])
 
 

@@ -31,7 +31,8 @@ def snapshot():
 
 registered = snapshot()
 assert registered["classes"] and registered["scene_prop"] and registered["enabled"]
-assert registered["handlers"] == sorted([f"save_pre:{PACKAGE}.handlers._save_pre", f"load_pre:{PACKAGE}.handlers._load_pre"])
+assert registered["handlers"] == sorted([f"save_pre:{PACKAGE}.handlers._save_pre", f"load_pre:{PACKAGE}.handlers._load_pre",
+                                        f"depsgraph_update_post:{PACKAGE}.handlers._depsgraph_update_post"])
 assert not registered["timer"]
 EMPTY = {"classes": [], "handlers": [], "timer": False, "scene_prop": False, "enabled": False}
 

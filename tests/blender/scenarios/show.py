@@ -108,7 +108,7 @@ assert st.has_timeline and st.strip_name, "timeline or audio not linked"
 bpy.ops.msvfx.presets_reset()
 before = snapshot()
 # user collections become roles; the starter stage supplies the rest
-bpy.ops.msvfx.build_stage()
+bpy.ops.msvfx.build_stage(scene_mode="HERE")  # beside the user's own data in this scene
 stage_objects = len(addon.scene.stage.stage_collection(scene).all_objects)
 st.role_screens = screens
 st.role_lights = lights
@@ -185,8 +185,14 @@ scene.frame_start, scene.frame_end = a, a + 47
 st.render_path = os.path.join(work, "excerpt.mp4")
 st.render_engine = "WORKBENCH"
 scene.render.resolution_x, scene.render.resolution_y = 128, 72
+during = {}
+out["glow_before_render"] = getattr(scene.compositing_node_group, "name", None)  # configure() for the stills
+_pre = lambda *_a: during.setdefault("glow", getattr(scene.compositing_node_group, "name", None))  # noqa: E731
+bpy.app.handlers.render_pre.append(_pre)
 bpy.ops.msvfx.render_video()
-out["glow_during_render"] = getattr(scene.compositing_node_group, "name", None)
+bpy.app.handlers.render_pre.remove(_pre)
+out["glow_during_render"] = during.get("glow")
+out["glow_after_render"] = getattr(scene.compositing_node_group, "name", None)  # settings restored
 # a compositor of the user's own is never replaced by the add-on's glow
 user_comp = bpy.data.node_groups.new("UserComp", "CompositorNodeTree")
 scene.compositing_node_group = user_comp
@@ -209,7 +215,7 @@ out["left_owned"] = sorted(id_.name for coll in (bpy.data.objects, bpy.data.mate
 out["stage_objects"] = stage_objects
 
 # --- keys on the beat frames at several frame rates (the stage alone; one look for all genres)
-bpy.ops.msvfx.build_stage()
+bpy.ops.msvfx.build_stage(scene_mode="HERE")
 for slot in st.mapping:
     slot.preset = "bass_house"  # its lights pulse on every beat of a drop
 beats = np.asarray(doc["beats"])
@@ -230,6 +236,9 @@ for fps_i, base in ((24, 1.0), (25, 1.0), (30, 1.0), (60, 1.0), (30, 1.001), (24
     rates[f"{fps_i}/{base}"] = {"max_err_frames": float(err.max()), "n_beats": int(len(exact)),
                                 "peak_on_beat_frac": float(peak_ok)}
 out["rates"] = rates
+# back to 24 fps: the add-on's markers follow the frame rate (re-synced at the next depsgraph update)
+scene.render.fps, scene.render.fps_base = 24, 1.0
+bpy.context.view_layer.update()
 bpy.ops.msvfx.clear_show(remove_stage=True)
 out["clear_after_rates"] = snapshot() == before
 result(**out)
