@@ -242,19 +242,27 @@ def _ogg_is_truncated(path: str, size: int) -> bool:
 
 
 def _check_path(path: str) -> int:
+    import stat
+
+    from .errors import os_error_reason
+
     p = Path(path)
-    if not p.exists():
-        raise InputFileError(path, "no such file")
-    if p.is_dir():
+    try:
+        st = p.stat()  # Path.exists() would call a symlink loop or an unreadable folder "no such file"
+    except FileNotFoundError:
+        raise InputFileError(path, "no such file") from None
+    except OSError as exc:
+        raise InputFileError(path, os_error_reason(exc)) from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputFileError(path, "is a directory, not an audio file")
-    if not p.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise InputFileError(path, "is not a regular file")
     try:
-        size = p.stat().st_size
+        size = st.st_size
         with open(p, "rb"):
             pass
     except OSError as exc:
-        raise InputFileError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise InputFileError(path, f"cannot read: {os_error_reason(exc)}") from None
     if size == 0:
         raise InputFileError(path, "empty file (0 bytes)")
     return size

@@ -15,7 +15,7 @@ from importlib import metadata
 from types import ModuleType
 
 from . import __version__
-from .errors import MainstageError
+from .errors import FileSystemError, MainstageError
 
 ENTRY_POINT_GROUP = "mainstage.commands"
 
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except MainstageError as exc:
         print(f"mainstage {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # permission denied, no space left, ...: the user's environment, not a bug
+        print(f"mainstage {args.command}: error: {FileSystemError.from_os_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"mainstage {args.command}: interrupted", file=sys.stderr)

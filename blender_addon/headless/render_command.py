@@ -5,7 +5,7 @@ import argparse
 
 HELP = "render the genre-reactive show of a track or timeline to an MP4 (H.264 + AAC audio) with Blender"
 DESCRIPTION = (
-    "Render a track's show with Blender (the bpy module): analyse the track (or read a timeline "
+    "Render a track's show with Blender (the bpy module): analyze the track (or read a timeline "
     "JSON, whose audio is its track.file relative to the timeline's folder), build the starter "
     "stage (or use --blend FILE and its role collections), apply the looks of the genre mapping "
     "and write an H.264 MP4 with the track's audio muxed in sync."
@@ -38,13 +38,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-glow", action="store_true",
                    help="no bloom compositor (a --blend with its own compositor keeps it anyway)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-outside-paths", action="store_true",
+                   help="accept a timeline whose track.file is absolute or outside its folder (the hash is still checked)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..core.errors import InputFileError, MainstageError
-    from ..core.timeline import load_timeline
+    from ..core.timeline import check_track_audio, load_timeline
 
     src = Path(args.input)
     if not src.exists():
@@ -57,21 +59,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputFileError(args.blend, "no such .blend file")
     if not args.out.lower().endswith(".mp4"):
         raise MainstageError(f"{args.out}: the output must be an .mp4 file")
+    from ..core.atomic import resolve_target
+    resolve_target(args.out)  # a directory, FIFO or device at -o: refused in one line, never replaced
     mapping = None
     if args.mapping:
         from ..core.presets import load_mapping, shipped_looks
         mapping = load_mapping(args.mapping, known_presets=shipped_looks())
     if src.suffix.lower() == ".json":
         doc = load_timeline(src)
-        audio = Path(doc["track"]["file"])
-        if not audio.is_absolute():
-            audio = src.resolve().parent / audio
-        if not audio.is_file():
-            raise InputFileError(str(src), f"its audio {doc['track']['file']!r} is not at {audio}")
+        audio = check_track_audio(doc, src, allow_outside=args.allow_outside_paths)  # inside its folder, same sha256
     else:
         from ..core.analysis.track import analyze_track
         if not args.quiet:
-            print(f"analysing {src} ...", flush=True)
+            print(f"analyzing {src} ...", flush=True)
         doc = analyze_track(src)
         audio = src
     dur = float(doc["track"]["duration_s"])

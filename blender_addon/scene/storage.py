@@ -13,6 +13,7 @@ import os
 
 import bpy
 
+from ..core import jsonfile
 from ..core.timeline import TimelineError
 from ..show import summary
 
@@ -72,7 +73,7 @@ def stored_timeline(scene, validate: bool = True) -> dict | None:
         return None
     source = f"Text '{text.name}'"
     try:
-        doc = json.loads(text.as_string())
+        doc = jsonfile.loads(text.as_string())  # strict and depth-limited: the .blend is untrusted
     except ValueError as exc:
         raise TimelineError(source, f"not valid JSON ({exc})") from None
     if validate:

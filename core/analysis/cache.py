@@ -4,18 +4,24 @@ Entries live in ``$MAINSTAGE_CACHE_DIR`` or, by default, ``$XDG_CACHE_HOME/mains
 (``~/.cache/mainstage-vfx``), as ``analysis/<key[:2]>/<key>.json``. The key is the SHA-256
 of the audio file's SHA-256, the analysis parameters and the code version (which hashes
 the analysis source files, so any change to the analysis invalidates old entries).
-Writes are atomic; unreadable entries are ignored and replaced.
+The genre model's identity (ONNX bytes and metadata JSON, see ``track.genre_cache_token``)
+is one of the parameters. Writes are atomic, so processes can share the cache; an entry
+is checked on read (strict JSON, the timeline schema, the file's hash) and a bad one is
+reported in one line on stderr and recomputed.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
 from .. import __version__
 from ..atomic import write_json_atomic
+from ..errors import InputFileError
+from ..jsonfile import read_json
 
 ENV_DIR = "MAINSTAGE_CACHE_DIR"
 
@@ -32,13 +38,16 @@ def cache_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """Package version plus a digest of the audio and analysis source code."""
+    """Package version plus a digest of the source code that computes a timeline (audio
+    decoding, analysis, genre inference, the timeline document)."""
     h = hashlib.sha256(__version__.encode())
     here = Path(__file__).resolve().parent
-    files = sorted(here.glob("*.py")) + [here.parent / "audio.py"]
+    core = here.parent
+    files = (sorted(here.glob("*.py")) + sorted((core / "genre").glob("*.py")) + sorted((core / "timeline").glob("*.py"))
+             + [core / "audio.py", core / "genres.py"])
     for f in files:
         try:
-            h.update(f.name.encode())
+            h.update(f.relative_to(core).as_posix().encode())
             h.update(f.read_bytes())
         except OSError:
             continue
@@ -61,17 +70,26 @@ class AnalysisCache:
     def _path(self, key: str) -> Path:
         return self.root / "analysis" / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
-        """The stored document, or None when absent or unreadable."""
+    def get(self, key: str, sha256: str | None = None) -> dict | None:
+        """The stored timeline, or None when absent or bad.
+
+        A bad entry (not strict JSON, not a valid timeline, or about another file than
+        ``sha256``) is reported on stderr in one line; the caller recomputes and overwrites it.
+        """
+        from ..timeline import validate_timeline
+
         p = self._path(key)
+        if not p.is_file():
+            return None
         try:
-            with open(p, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except FileNotFoundError:
+            doc = validate_timeline(read_json(p, what="a cache entry"), str(p))
+            if sha256 is not None and doc["track"]["sha256"] != sha256:
+                raise InputFileError(str(p), "it describes another file (sha256 differs)")
+        except InputFileError as exc:
+            print(f"note: ignored a bad analysis cache entry ({exc.problem[:200]}): {p}; recomputing",
+                  file=sys.stderr, flush=True)
             return None
-        except (OSError, ValueError):
-            return None
-        return doc if isinstance(doc, dict) else None
+        return doc
 
     def put(self, key: str, doc: dict) -> None:
         """Store a document (atomically); cache write failures are not fatal."""

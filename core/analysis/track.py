@@ -19,7 +19,7 @@ import numpy as np
 from ..audio import AudioInfo, probe
 from ..genre import DEFAULT_SMOOTHING
 from ..hashing import sha256_file
-from ..timeline import new_timeline, validate_timeline
+from ..timeline import new_timeline
 from .beats import BeatGrid, track_beats
 from .cache import AnalysisCache, cache_key, code_version
 from .downbeats import BARS_PER_PHRASE, find_downbeats, find_phrases
@@ -32,7 +32,7 @@ from .traits import BarTraits, head_digest, measure_bar_traits
 
 # --------------------------------------------------------------------------- genres
 @lru_cache(maxsize=4)
-def _load_model(path: str | None, mtime: float):
+def _load_model(path: str | None, files_key: tuple):
     """Loaded genre models, reused while the file is unchanged (Blender analyses many tracks)."""
     from ..genre import load_genre_model
 
@@ -78,15 +78,16 @@ def infer_genres(path: str, info: AudioInfo, beats: np.ndarray, downbeats: np.nd
         The model file is missing, invalid, or its feature parameters do not match.
     """
     from ..genre import analyze_genres_file
+    from ..genre.model import model_files_key
 
     mpath = _resolve_model(model)
     if mpath is None:
         return [], None, None, ["no genre model installed: genre fields are empty"], None
     try:
-        mtime = mpath.stat().st_mtime
+        files_key = model_files_key(mpath)  # an edit of the .onnx or of its .json reloads the model
     except OSError:
-        mtime = 0.0  # missing file: load_genre_model reports it
-    gm = _load_model(str(mpath), mtime)
+        files_key = ()  # missing file: load_genre_model reports it
+    gm = _load_model(str(mpath), files_key)
     out = analyze_genres_file(path, downbeats=downbeats if len(downbeats) >= 2 else None, drops=drops,
                               model=gm, smoothing=smoothing)
     return (out["genre_windows"], out["genre_summary"], out["model"], list(out.get("warnings", [])),
@@ -101,18 +102,18 @@ def genre_cache_token(model: str | os.PathLike | None = None, smoothing: int = D
     if mpath is None or not mpath.is_file():
         return None
     st = mpath.stat()
-    token = _file_digest(str(mpath), st.st_mtime, st.st_size)
+    token = _file_digest(str(mpath), (st.st_mtime_ns, st.st_ino), st.st_size)
     meta = mpath.with_suffix(".json")
     try:
         mst = meta.stat()
-        token += ":" + _file_digest(str(meta), mst.st_mtime, mst.st_size)[:16]
+        token += ":" + _file_digest(str(meta), (mst.st_mtime_ns, mst.st_ino), mst.st_size)[:16]
     except OSError:
         pass  # missing metadata: loading the model reports it
     return f"{token}:s{int(smoothing)}"
 
 
 @lru_cache(maxsize=16)
-def _file_digest(path: str, mtime: float, size: int) -> str:
+def _file_digest(path: str, mtime: tuple, size: int) -> str:
     return sha256_file(path)
 
 
@@ -258,14 +259,10 @@ def analyze_track_cached(path: str | os.PathLike, *, genre: bool = True, use_cac
     looked_up = not (use_cache and store is not None)
 
     def lookup():
-        doc = store.get(cache_key(sha_job.result(), params))
+        doc = store.get(cache_key(sha_job.result(), params), sha_job.result())  # None when absent or bad
         if doc is not None:
             doc["track"]["file"] = path
-            try:
-                return validate_timeline(doc, "<cache>")
-            except Exception:
-                return None  # a damaged entry: recompute and overwrite
-        return None
+        return doc
 
     def on_block(seconds: float) -> None:
         nonlocal looked_up

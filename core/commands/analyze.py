@@ -85,6 +85,13 @@ def _summary(doc: dict) -> str:
     return text
 
 
+def _naming(track: str, message: str) -> str:
+    """``message`` prefixed with ``track`` unless it starts with it (every FAILED line names its track)."""
+    if message.startswith(f"{track}:"):
+        return message
+    return f"{track}: {message}"
+
+
 def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=None, model: str | None = None,
                 smoothing: int | None = None) -> tuple[str, str, str | None, str | None]:
     """Analyse and save one track; returns (track, out, summary or None, error or None).
@@ -93,8 +100,8 @@ def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=Non
     """
     import time
 
-    from ..errors import MainstageError
-    from ..timeline import save_timeline
+    from ..errors import FileSystemError, MainstageError
+    from ..timeline import relative_track_file, save_timeline
     from ..analysis.track import analyze_track_cached
 
     t0 = time.perf_counter()
@@ -102,9 +109,12 @@ def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=Non
         opts = {} if smoothing is None else {"smoothing": smoothing}
         doc, cached = analyze_track_cached(track, genre=genre, use_cache=use_cache, progress=progress,
                                            model=model, **opts)
+        doc["track"]["file"] = relative_track_file(track, out)  # render resolves it in the timeline's folder
         save_timeline(doc, out)
     except MainstageError as exc:
-        return track, out, None, str(exc)
+        return track, out, None, _naming(track, str(exc))
+    except OSError as exc:  # permission denied, file name too long, no space left: one line, not a bug
+        return track, out, None, _naming(track, str(FileSystemError.from_os_error(exc)))
     except MemoryError:
         return track, out, None, f"{track}: out of memory"
     except Exception as exc:  # a bug, not the user's fault: still go on with the other tracks
@@ -167,12 +177,12 @@ def run(args: argparse.Namespace) -> int:
 
                 report(*analyze_one(track, out, genre, use_cache, progress, args.model, args.smoothing))
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from concurrent.futures import as_completed
 
-            # "spawn": workers start clean instead of forking a parent that runs threads.
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(args.jobs, len(tracks)), mp_context=ctx) as pool:
+            from ..workers import process_pool
+
+            # workers die with this process (SIGKILL included) and on SIGTERM/SIGINT
+            with process_pool(min(args.jobs, len(tracks))) as pool:
                 futures = [pool.submit(analyze_one, t, o, genre, use_cache, None, args.model, args.smoothing)
                            for t, o in zip(tracks, outs)]
                 for fut in as_completed(futures):

@@ -8,7 +8,6 @@ refused rather than fed wrong input.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from importlib import resources
@@ -20,10 +19,13 @@ from .. import schemas
 from ..errors import InputFileError
 from ..genres import GENRES, GenreError, canonical_genre
 from ..hashing import sha256_file
+from ..jsonfile import read_json
 from . import chroma
 from . import features as F
 
 METADATA_FORMAT = "mainstage.genre-model/1"
+#: Metadata files larger than this are refused unread (the bundled one is 22 kB).
+MAX_METADATA_BYTES = 16 * 1024 * 1024
 
 
 class GenreModelError(InputFileError):
@@ -83,6 +85,35 @@ def validate_metadata(meta, source: str = "<metadata>") -> dict:
     return out
 
 
+def _check_graph_outputs(src: str, declared: dict, outputs: dict) -> None:
+    """The graph's outputs are exactly those the metadata names, with the declared ranks and,
+    where the graph fixes them, sizes ((batch, 8) genres, (batch, D) embedding, (batch,) novelty).
+
+    Raises
+    ------
+    GenreModelError
+        An output the metadata does not declare (the graph is not what the metadata
+        describes), or a shape that cannot be right.
+    """
+    named = {declared[k]: k for k in ("name", "embedding", "novelty") if declared.get(k) is not None}
+    extra = sorted(set(outputs) - set(named))
+    if extra:
+        shown = ", ".join(repr(e) for e in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise GenreModelError(src, f"the graph has {len(outputs)} outputs but its metadata declares {len(named)} "
+                                   f"({sorted(named)}); undeclared: {shown}")
+    want_rank = {"name": (2,), "embedding": (2,), "novelty": (1, 2)}
+    for name, role in named.items():
+        shape = list(outputs[name].shape or [])
+        if len(shape) not in want_rank[role]:
+            raise GenreModelError(src, f"the graph's output {name!r} has shape {shape}, expected rank "
+                                       f"{' or '.join(map(str, want_rank[role]))}")
+        if role == "name" and isinstance(shape[1], int) and shape[1] != len(GENRES):
+            raise GenreModelError(src, f"the graph's output {name!r} gives {shape[1]} values per window; the "
+                                       f"metadata lists {len(GENRES)} genres")
+        if role == "novelty" and len(shape) == 2 and isinstance(shape[1], int) and shape[1] != 1:
+            raise GenreModelError(src, f"the graph's output {name!r} has shape {shape}, expected one score per window")
+
+
 class GenreModel:
     """An exported genre model ready to run (ONNX Runtime session + validated metadata).
 
@@ -129,11 +160,8 @@ class GenreModel:
         mp = metadata_path(p)
         if not mp.is_file():
             raise GenreModelError(src, f"metadata file {mp.name} is missing beside the model")
-        try:
-            meta = json.loads(mp.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise GenreModelError(str(mp), f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})") from None
-        meta = validate_metadata(meta, str(mp))
+        meta = validate_metadata(read_json(mp, GenreModelError, what="model metadata", max_bytes=MAX_METADATA_BYTES),
+                                 str(mp))
         digest = sha256_file(p)
         if meta.get("onnx_sha256") and meta["onnx_sha256"] != digest:
             raise GenreModelError(src, f"model file does not match its metadata (sha256 {digest[:12]}..., "
@@ -160,6 +188,7 @@ class GenreModel:
             name = meta["output"].get(key)
             if name is not None and name not in outputs:
                 raise GenreModelError(src, f"the graph has no output named {name!r} (has {sorted(outputs)})")
+        _check_graph_outputs(src, meta["output"], outputs)
         return cls(p, meta, session, digest)
 
     @property
@@ -261,12 +290,30 @@ _CACHE: dict[tuple, GenreModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def model_files_key(path: str | os.PathLike) -> tuple:
+    """Identity of a model's two files for in-memory caches: resolved path, and size and
+    modification time of the ``.onnx`` and of its ``.json`` (either changing means reload).
+
+    Raises
+    ------
+    OSError
+        The ONNX file cannot be stat'ed.
+    """
+    p = Path(path)
+    st = p.stat()
+    try:
+        mst = metadata_path(p).stat()
+        meta = (mst.st_size, mst.st_mtime_ns, mst.st_ino)
+    except OSError:
+        meta = None
+    return str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, meta
+
+
 def load_genre_model(path: str | os.PathLike | None = None) -> GenreModel:
-    """:meth:`GenreModel.load`, cached per file (path, size, modification time)."""
+    """:meth:`GenreModel.load`, cached per model (:func:`model_files_key`: both files' size and time)."""
     p = Path(path) if path is not None else default_model_path()
     try:
-        st = p.stat()
-        key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        key = model_files_key(p)
     except OSError:
         return GenreModel.load(p)  # raises the one-line error
     with _CACHE_LOCK:

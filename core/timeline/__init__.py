@@ -6,9 +6,10 @@ and saves them, :mod:`.queries` reads their genre windows.
 """
 from .document import load_timeline, new_timeline, save_timeline, to_builtin
 from .queries import genre_at, genre_matrix
+from .track_audio import ALLOW_OUTSIDE_OPTION, check_track_audio, relative_track_file, resolve_track_file
 from .validation import PROB_TOLERANCE, SCHEMA_ID, SECTION_LABELS, TIME_TOLERANCE, TimelineError, validate_timeline
 
 __all__ = [
-    "PROB_TOLERANCE", "SCHEMA_ID", "SECTION_LABELS", "TIME_TOLERANCE", "TimelineError", "genre_at", "genre_matrix",
+    "ALLOW_OUTSIDE_OPTION", "check_track_audio", "relative_track_file", "resolve_track_file", "PROB_TOLERANCE", "SCHEMA_ID", "SECTION_LABELS", "TIME_TOLERANCE", "TimelineError", "genre_at", "genre_matrix",
     "load_timeline", "new_timeline", "save_timeline", "to_builtin", "validate_timeline",
 ]

@@ -80,6 +80,51 @@ def _check_bar_traits(traits: dict, n_bars: int, source: str) -> None:
             raise TimelineError(source, f"bar_traits.values[{i}] holds a value outside [0, 1] or not finite")
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a hostile value can be megabytes long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _short_message(err) -> str:
+    """A schema error's message with the offending value shortened."""
+    msg = err.message
+    if len(msg) <= 300:
+        return msg
+    value = _short(err.instance)
+    return msg.replace(repr(err.instance), value) if repr(err.instance) in msg else msg[:300] + "..."
+
+
+def _check_finite(doc: dict, source: str) -> None:
+    """Refuse NaN and infinities anywhere (JSON has none; they come from documents built in code
+    or stored in a .blend, and the schema's range checks let NaN through)."""
+    import json
+
+    try:
+        json.dumps(doc, allow_nan=False, default=_plain)
+    except ValueError:
+        stack: list[tuple[str, Any]] = [("", doc)]  # iterative: documents can be deep
+        while stack:
+            where, v = stack.pop()
+            if isinstance(v, float) and not math.isfinite(v):
+                raise TimelineError(source, f"{where.lstrip('.') or '(root)'} is {v!r}: numbers must be finite") from None
+            if isinstance(v, dict):
+                stack.extend((f"{where}.{k}", x) for k, x in v.items())
+            elif isinstance(v, (list, tuple)):
+                stack.extend((f"{where}[{i}]", x) for i, x in enumerate(v))
+        raise TimelineError(source, "holds a number that is not finite") from None
+    except TypeError:
+        return  # not JSON types: the schema says where
+    except RecursionError:
+        raise TimelineError(source, "nested too deeply") from None
+
+
+def _plain(o):
+    if isinstance(o, (np.ndarray, np.generic)):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
 def validate_timeline(doc: Any, source: str = "<timeline>") -> dict:
     """Check a timeline document; return it unchanged when valid.
 
@@ -100,14 +145,15 @@ def validate_timeline(doc: Any, source: str = "<timeline>") -> dict:
         raise TimelineError(source, f"a timeline must be a JSON object, got {type(doc).__name__}")
     version = doc.get("schema")
     if version not in READ_SCHEMA_IDS:
-        raise TimelineError(source, f"unsupported schema version {version!r} (expected {SCHEMA_ID!r})")
+        raise TimelineError(source, f"unsupported schema version {_short(version)} (expected {SCHEMA_ID!r})")
+    _check_finite(doc, source)
     if version != SCHEMA_ID:
         newer = [k for k in V2_FIELDS if k in doc]
         if newer:
             raise TimelineError(source, f"{newer[0]} needs schema {SCHEMA_ID!r} (the file says {version!r})")
     err = schemas.best_error("timeline", doc)
     if err is not None:
-        raise TimelineError(source, f"{schemas.json_path(err.absolute_path)}: {err.message}")
+        raise TimelineError(source, f"{schemas.json_path(err.absolute_path)}: {_short_message(err)}")
 
     duration = float(doc["track"]["duration_s"])
     if list(doc["genres"]) != list(GENRES):

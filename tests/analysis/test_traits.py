@@ -162,7 +162,7 @@ def _doc_with_traits(values):
 def test_schema_accepts_good_traits_and_rejects_bad_ones():
     validate_timeline(_doc_with_traits([[1.0, 0.0], [0.5, 0.25]]))
     for bad, msg in (([[1.2, 0.0], [0.5, 0.25]], "maximum"), ([[-0.1, 0.0], [0.5, 0.25]], "minimum"),
-                     ([[float("nan"), 0.0], [0.5, 0.25]], "not finite"), ([[1.0, 0.0]], "rows"),
+                     ([[float("nan"), 0.0], [0.5, 0.25]], "finite"), ([[1.0, 0.0]], "rows"),
                      ([[1.0], [0.5, 0.25]], "values for 2 names")):
         with pytest.raises(TimelineError, match=msg):
             validate_timeline(_doc_with_traits(bad))

@@ -60,6 +60,12 @@ def test_cli_render_excerpt_and_errors(track):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "gone.wav" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (d / "bad.mp4").exists()
+    # -o onto a directory: refused in one line (no IsADirectoryError traceback), the directory kept
+    (d / "folder.mp4").mkdir()
+    bad = subprocess.run([MAINSTAGE, "render", str(d / "set.timeline.json"), "-o", str(d / "folder.mp4")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "is a directory" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert (d / "folder.mp4").is_dir()
 
 
 def test_preview_command_writes_the_three_outputs(track):

@@ -39,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     chk.add_argument("manifest", metavar="MANIFEST.csv")
     chk.add_argument("--probe", action="store_true", help="also open every audio file's header")
     chk.add_argument("--report", metavar="FILE.json", help="write the full result as JSON")
+    chk.add_argument("--allow-outside-paths", action="store_true",
+                     help="accept paths that are absolute or outside the manifest's folder")
 
     prep = sub.add_parser("prepare", help="compute and cache the clip features of a manifest",
                           description="Decode every track of a manifest, find its drops, cut its clips and "
@@ -53,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="drop sections from the detector or the manifest's truth files (default: auto)")
     prep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes (default: 1)")
     prep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    prep.add_argument("--allow-outside-paths", action="store_true",
+                      help="accept paths that are absolute or outside the manifest's folder")
 
 
 def _run_import(args: argparse.Namespace) -> int:
@@ -72,7 +76,7 @@ def _run_check(args: argparse.Namespace) -> int:
     from ...core.errors import MainstageError
     from ..datasets.manifest_check import check_manifest
 
-    res = check_manifest(args.manifest, probe=args.probe)
+    res = check_manifest(args.manifest, probe=args.probe, allow_outside=args.allow_outside_paths)
     if args.report:
         write_json_atomic(args.report, res)
     splits = ", ".join(f"{k} {v}" for k, v in res["splits"].items() if v)
@@ -100,14 +104,19 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ...core.errors import MainstageError
 
     if args.jobs < 1:
         raise MainstageError(f"--jobs must be at least 1, got {args.jobs}")
-    from ..features.prepare import prepare_dataset
+    from ...core.atomic import remove_stale_temps
+    from ..features.prepare import default_cache_dir, prepare_dataset
 
+    # the temporaries of a killed earlier run (entries are written atomically, JSON last)
+    remove_stale_temps(Path(args.cache_dir or default_cache_dir(args.manifest)) / "tracks")
     res = prepare_dataset(args.manifest, cache_dir=args.cache_dir, chroma=args.chroma, drops=args.drops,
-                          jobs=args.jobs, progress=not args.quiet)
+                          jobs=args.jobs, progress=not args.quiet, allow_outside=args.allow_outside_paths)
     failed = res["failed"]
     print(f"{args.manifest}: {res['tracks']} tracks: {res['computed']} computed, {res['cached']} already cached, "
           f"{len(failed)} failed ({res['seconds']:.1f} s)")

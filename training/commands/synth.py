@@ -43,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ...core.errors import MainstageError
     from ..synthhouse import render_set, render_track, write_track
-    from ..synthhouse.output import FORMATS
+    from ..synthhouse.output import FORMATS, remove_stale_outputs, truth_path_for
 
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise MainstageError(f"{out}: unsupported audio extension {out.suffix or '(none)'!r}; use .wav or .flac")
     subtype = "PCM_24" if args.bit_depth == 24 else "PCM_16"
+    remove_stale_outputs(out, truth_path_for(out))  # what a killed earlier run left behind
     if args.set_spec is not None:
         entries = split_set(args.set_spec)
         if not entries:

@@ -5,12 +5,12 @@ unchanged files go unread when a manifest is prepared again.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from ...core.atomic import write_json_atomic
 from ...core.hashing import sha256_file
+from ...core import jsonfile
 
 
 class HashIndex:
@@ -22,7 +22,7 @@ class HashIndex:
         self.dirty = False
         if self.path.is_file():
             try:
-                doc = json.loads(self.path.read_text(encoding="utf-8"))
+                doc = jsonfile.loads(self.path.read_text(encoding="utf-8"))
                 if isinstance(doc, dict):
                     self.entries = {k: v for k, v in doc.items() if isinstance(v, list) and len(v) == 3}
             except (OSError, ValueError):

@@ -177,6 +177,8 @@ def import_labelstudio(exports, audio_dir: str | os.PathLike, manifest: str | os
     rep["audio_without_task"] = [relative_path(f, base) for f in files if f not in groups and f not in claimed]
     counts["audio_without_task"] = len(rep["audio_without_task"])
     counts["rows"] = len(rows)
+    # Readers refuse manifest paths outside the manifest's folder unless told otherwise.
+    rep["outside_manifest_folder"] = not audio_root.resolve().is_relative_to(base.resolve())
     if report is not None:
         try:
             write_json_atomic(report, rep)
@@ -226,4 +228,7 @@ def summary_lines(rep: dict, limit: int = 5) -> list[str]:
         lines.append(f"multi-annotated: {c['multi_annotated']} tasks (annotations averaged)")
     if rep["unknown_labels"]:
         lines.append("ignored labels: " + ", ".join(f"{k!r} x{v}" for k, v in sorted(rep["unknown_labels"].items())))
+    if rep.get("outside_manifest_folder"):
+        lines.append("note: the audio folder is outside the manifest's folder: pass --allow-outside-paths to "
+                     "'dataset check', 'dataset prepare' and 'train' (or write the manifest above the audio)")
     return lines

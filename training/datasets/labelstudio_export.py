@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ...core.errors import InputFileError
+from ...core import jsonfile
 from .names import split_extension, strip_upload_prefix
 
 #: Largest export file read (bytes); real exports of 1000 tracks are a few MB.
@@ -105,7 +106,7 @@ def read_export(path: str | os.PathLike) -> list[dict]:
     except UnicodeDecodeError:
         raise ExportError(src, "not UTF-8 text, not a Label Studio JSON export") from None
     try:
-        tasks = json.loads(text, parse_constant=_reject_constant)
+        tasks = jsonfile.loads(text, strict=False)  # depth-limited, no NaN (another program's file)
     except json.JSONDecodeError as exc:
         raise ExportError(src, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:

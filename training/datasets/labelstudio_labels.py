@@ -61,10 +61,12 @@ def annotation_label(annotation: dict) -> AnnotationLabel:
                 unknown.append(name)
                 continue
             x = value["number"]
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
-                return AnnotationLabel(None, problem=f"weight of {name!r} is {x!r}, not a number >= 0",
+            weight = _weight(x)
+            if weight is None:
+                shown = repr(x) if len(repr(x)) <= 40 else repr(x)[:40] + "..."
+                return AnnotationLabel(None, problem=f"weight of {name!r} is {shown}, not a number >= 0",
                                        unknown=unknown)
-            w[g] += float(x)
+            w[g] += weight
             found = True
         elif "choices" in value and isinstance(value["choices"], list):
             for choice in value["choices"]:
@@ -76,11 +78,24 @@ def annotation_label(annotation: dict) -> AnnotationLabel:
                 except GenreError:
                     unknown.append(choice)
     total = float(w.sum())
+    if not math.isfinite(total):
+        return AnnotationLabel(None, problem="genre weights too large (their sum is not finite)", unknown=unknown)
     if not found:
         return AnnotationLabel(None, problem="no genre weights", unknown=unknown)
     if total <= 0:
         return AnnotationLabel(None, raw_sum=total, problem="all genre weights are 0", unknown=unknown)
     return AnnotationLabel(w / total, raw_sum=total, unknown=unknown)
+
+
+def _weight(x) -> float | None:
+    """``x`` as a finite float >= 0, or None (JSON integers can be too large for a float)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    try:
+        v = float(x)
+    except OverflowError:
+        return None
+    return v if math.isfinite(v) and v >= 0 else None
 
 
 @dataclass

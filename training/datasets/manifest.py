@@ -4,11 +4,13 @@ Format (UTF-8)::
 
     path,Progressive House,Future House,Bass House,Tech House,Deep House,Bigroom,Future Rave,Slap House,split,truth
 
-``path`` is an audio file (relative paths are relative to the manifest's folder); the
+``path`` is an audio file, relative to the manifest's folder and inside it (absolute paths and
+paths leaving the folder, through ``..`` or a symlink, are refused unless the reader allows
+them: ``--allow-outside-paths``); the
 eight genre columns hold the soft label (any order, any accepted spelling: ``Techno``
 means Tech House; rows are renormalised to sum 1); ``split`` (``train``/``val``/
 ``test``) and ``truth`` (a timeline JSON with the exact grid and drops, as SynthHouse
-writes) are optional.
+writes, resolved like ``path``) are optional. A track may not be listed in two splits.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from ...core.errors import InputFileError
 from ...core.genres import GENRES, GenreError, canonical_genre
 
 SPLITS = ("train", "val", "test")
+#: The option that lets a manifest name files outside its folder.
+ALLOW_OUTSIDE_OPTION = "--allow-outside-paths"
 
 
 @dataclass
@@ -38,13 +42,54 @@ class TrackRow:
     line: int = 0
 
 
-def read_manifest(path: str | os.PathLike) -> list[TrackRow]:
+def _label(values: np.ndarray) -> np.ndarray | None:
+    """Weights scaled to sum 1, or None when they are not finite, negative or all 0.
+
+    Scaled by the largest weight first, so that huge weights (``1e308,1e308``) whose sum
+    overflows still give their proportions.
+    """
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        return None
+    top = values.max()
+    if not top > 0:
+        return None
+    scaled = values / top
+    return scaled / scaled.sum()
+
+
+def _resolve(base: Path, text: str, allow_outside: bool, src: str, lineno: int, column: str) -> Path:
+    """A manifest path resolved in ``base``; refused outside it unless ``allow_outside``."""
+    p = Path(text)
+    if allow_outside:
+        return p if p.is_absolute() else base / p
+    if p.is_absolute():
+        raise InputFileError(src, f"line {lineno}: {column} {text[:200]!r} is an absolute path; paths must be "
+                                  f"relative to the manifest's folder ({ALLOW_OUTSIDE_OPTION} permits others)")
+    try:
+        resolved = (base / p).resolve()
+    except (OSError, RuntimeError):
+        raise InputFileError(src, f"line {lineno}: {column} {text[:200]!r} cannot be resolved (symlink loop)") from None
+    if not resolved.is_relative_to(base.resolve()):
+        raise InputFileError(src, f"line {lineno}: {column} {text[:200]!r} points outside the manifest's folder "
+                                  f"({ALLOW_OUTSIDE_OPTION} permits that)")
+    return base / p
+
+
+def read_manifest(path: str | os.PathLike, *, allow_outside: bool = False) -> list[TrackRow]:
     """Parse and check a manifest CSV.
+
+    Parameters
+    ----------
+    allow_outside : bool
+        Accept absolute paths and paths outside the manifest's folder (the user's
+        explicit choice; a manifest is untrusted).
 
     Raises
     ------
     InputFileError
-        ``"<manifest>: line N: <problem>"`` for the first bad row or header.
+        ``"<manifest>: line N: <problem>"`` for the first bad row or header: a weight that
+        is not a finite number >= 0, weights all 0, a path outside the folder, a track
+        listed in two splits.
     """
     p = Path(path)
     src = str(p)
@@ -94,7 +139,8 @@ def read_manifest(path: str | os.PathLike) -> list[TrackRow]:
                 label[g] = float(cell) if cell else 0.0
             except ValueError:
                 raise InputFileError(src, f"line {lineno}: {header[col]} = {cell!r} is not a number") from None
-        if not np.all(np.isfinite(label)) or np.any(label < 0) or label.sum() <= 0:
+        norm = _label(label)
+        if norm is None:
             raise InputFileError(src, f"line {lineno}: genre weights must be finite, >= 0, and not all 0")
         split = rec[split_col].strip().lower() if split_col is not None else ""
         if split and split not in SPLITS:
@@ -104,15 +150,28 @@ def read_manifest(path: str | os.PathLike) -> list[TrackRow]:
             raise InputFileError(src, f"line {lineno}: empty path")
         truth = rec[truth_col].strip() if truth_col is not None else ""
         rows.append(TrackRow(
-            path=(base / audio) if not os.path.isabs(audio) else Path(audio),
-            label=label / label.sum(),
+            path=_resolve(base, audio, allow_outside, src, lineno, "path"),
+            label=norm,
             split=split or None,
-            truth=((base / truth) if not os.path.isabs(truth) else Path(truth)) if truth else None,
+            truth=_resolve(base, truth, allow_outside, src, lineno, "truth") if truth else None,
             line=lineno,
         ))
     if not rows:
         raise InputFileError(src, "no tracks listed")
+    _check_splits(rows, src)
     return rows
+
+
+def _check_splits(rows: list[TrackRow], src: str) -> None:
+    """A track in two splits would be trained and tested on: refuse it."""
+    first: dict[str, TrackRow] = {}
+    for r in rows:
+        key = os.path.realpath(r.path)
+        seen = first.setdefault(key, r)
+        if seen is not r and seen.split != r.split:
+            raise InputFileError(src, f"line {r.line}: {r.path.name!r} is listed in two splits "
+                                      f"({seen.split or 'unassigned'} on line {seen.line}, {r.split or 'unassigned'} "
+                                      f"here): a track must be in one split only")
 
 
 def relative_path(path: Path, base: Path) -> str:

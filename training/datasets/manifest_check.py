@@ -12,7 +12,7 @@ from .manifest import SPLITS, read_manifest, relative_path
 from .names import artist_from_filename, name_order
 
 
-def check_manifest(path: str | os.PathLike, *, probe: bool = False) -> dict:
+def check_manifest(path: str | os.PathLike, *, probe: bool = False, allow_outside: bool = False) -> dict:
     """Validate a manifest and describe it.
 
     Parameters
@@ -23,6 +23,8 @@ def check_manifest(path: str | os.PathLike, *, probe: bool = False) -> dict:
     probe : bool
         Also open every existing audio file's header (``core.audio.probe``) and list
         the ones that cannot be decoded.
+    allow_outside : bool
+        Accept paths outside the manifest's folder (``--allow-outside-paths``).
 
     Returns
     -------
@@ -32,7 +34,7 @@ def check_manifest(path: str | os.PathLike, *, probe: bool = False) -> dict:
         ``mixtures``, ``mean_label``, ``name_order`` (:func:`.names.name_order`), ``artists``
         (distinct first artists, from the file names) and ``no_artist``.
     """
-    rows = read_manifest(path)
+    rows = read_manifest(path, allow_outside=allow_outside)
     base = Path(path).parent
 
     def show(p: Path) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ...core.atomic import write_json_atomic
 from ...core.errors import InputFileError
+from ...core import jsonfile
 from ...core.genres import GENRES
 from .manifest import SPLITS
 from .names import artist_from_filename, name_order
@@ -149,7 +150,7 @@ def load_or_make_splits(rows, path: str | os.PathLike, fractions=(0.8, 0.1, 0.1)
     doc = {"format": SPLITS_FORMAT, "splits": {}}
     if p.is_file():
         try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
+            doc = jsonfile.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InputFileError(str(p), f"cannot read splits file ({exc.__class__.__name__})") from None
         if not isinstance(doc, dict) or doc.get("format") != SPLITS_FORMAT or not isinstance(doc.get("splits"), dict):

@@ -11,7 +11,7 @@ from .splits import split_tracks
 
 
 def subset_manifest(manifest: str | os.PathLike, out_path: str | os.PathLike, per_genre: dict[str, int], *,
-                    split: tuple = (0.8, 0.1, 0.1), seed: int = 0) -> Path:
+                    split: tuple = (0.8, 0.1, 0.1), seed: int = 0, allow_outside: bool = False) -> Path:
     """Write a manifest with at most ``per_genre[split]`` tracks per dominant genre in each split.
 
     The track-level split of the full manifest is kept (its ``split`` column, or
@@ -28,13 +28,16 @@ def subset_manifest(manifest: str | os.PathLike, out_path: str | os.PathLike, pe
         The subset manifest to write.
     per_genre : dict
         ``{split: N}``; splits not named keep all their tracks.
+    allow_outside : bool
+        Accept paths outside the full manifest's folder. (The subset itself holds absolute
+        paths: read it with ``allow_outside=True``.)
 
     Returns
     -------
     Path
         ``out_path``.
     """
-    rows = read_manifest(manifest)
+    rows = read_manifest(manifest, allow_outside=allow_outside)
     splits = split_tracks(rows, split, seed=seed)
     rng = np.random.default_rng(seed)
     keep: list[tuple[int, str]] = []

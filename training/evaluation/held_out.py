@@ -28,6 +28,7 @@ import numpy as np
 from ...core.atomic import write_json_atomic
 from ...core.genre import GenreModel, analyze_genres, metadata_path
 from ...core.genres import GENRES
+from ...core import jsonfile
 from ...core.timeline import genre_at
 from ..features.clip_cache import track_clips
 from ..run.config import DROP_SOURCES
@@ -159,7 +160,7 @@ def main(argv=None) -> int:
         write_json_atomic(args.json, result)
     if args.update_metadata:
         mp = metadata_path(model.path)
-        meta = json.loads(mp.read_text(encoding="utf-8"))
+        meta = jsonfile.loads(mp.read_text(encoding="utf-8"))
         held = {k: v for k, v in result.items() if k != "model"}
         if args.data:
             held["data"] = str(Path(args.data).name)

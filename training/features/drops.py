@@ -1,7 +1,6 @@
 """Drop sections and bar grid of a training track: from the paper's detector or from its truth file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ from ...core.analysis import drops as drops_mod
 from ...core.analysis.onsets import LOUD_HOP, LOUD_SR
 from ...core.audio import resample
 from ...core.errors import InputFileError, MainstageError
+from ...core import jsonfile
 from .clips import CLIP_BARS
 from ..run.config import DROP_SOURCES
 from ..datasets.manifest import TrackRow
@@ -18,7 +18,7 @@ from ..datasets.manifest import TrackRow
 def load_truth(path: Path) -> dict:
     """Read a truth timeline (SynthHouse) without the full validation cost."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return jsonfile.loads(Path(path).read_text(encoding="utf-8"))  # untrusted: depth-limited, strict
     except (OSError, ValueError) as exc:
         raise InputFileError(str(path), f"cannot read truth timeline ({exc.__class__.__name__}: {exc})") from None
 

@@ -209,10 +209,11 @@ def prepare_rows(rows, *, cache_dir: str | os.PathLike, chroma: bool = False, dr
                     if bar is not None:
                         bar.update(1)
             else:
-                import multiprocessing as mp
-                from concurrent.futures import ProcessPoolExecutor, as_completed
+                from concurrent.futures import as_completed
 
-                with ProcessPoolExecutor(max_workers=int(jobs), mp_context=mp.get_context("spawn")) as ex:
+                from ...core.workers import process_pool
+
+                with process_pool(int(jobs)) as ex:  # workers die with this process (kill -9 included)
                     futs = [ex.submit(_compute_entry, j) for j in jobs_todo]
                     for fut in as_completed(futs):
                         results.append(fut.result())
@@ -239,7 +240,7 @@ def prepare_rows(rows, *, cache_dir: str | os.PathLike, chroma: bool = False, dr
 
 
 def prepare_dataset(manifest: str, *, cache_dir: str | None, chroma: bool = False, drops: str = "auto", jobs: int = 1,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, allow_outside: bool = False) -> dict:
     """Prepare every track of a manifest once (``mainstage dataset prepare``).
 
     Parameters
@@ -269,7 +270,7 @@ def prepare_dataset(manifest: str, *, cache_dir: str | None, chroma: bool = Fals
     InputFileError
         The manifest itself cannot be read.
     """
-    rows = read_manifest(manifest)
+    rows = read_manifest(manifest, allow_outside=allow_outside)  # allow_outside: --allow-outside-paths
     if cache_dir is None:
         cache_dir = str(default_cache_dir(manifest))
     res = prepare_rows(rows, cache_dir=cache_dir, chroma=chroma, drops=drops, jobs=jobs, progress=progress)

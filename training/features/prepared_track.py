@@ -6,7 +6,6 @@ segments), written by :mod:`.prepare`; the arrays are opened memory-mapped.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.genre import features as F
+from ...core import jsonfile
 
 PREPARE_FORMAT = "mainstage.prepared-track/1"
 #: Level of silence in the stored mel (dB): the ``amin`` floor.
@@ -106,7 +106,7 @@ def open_entry(folder: str | os.PathLike, key: str) -> PreparedTrack | None:
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = jsonfile.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != PREPARE_FORMAT:
             return None
         mel = np.load(folder / f"{key}.mel.npy", mmap_mode="r")

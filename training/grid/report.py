@@ -6,12 +6,12 @@ it, recomputed from ``test_predictions.npz`` (arrays ``probs``, ``labels``, ``tr
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ...core.atomic import atomic_open, write_json_atomic
+from ...core import jsonfile
 from .cells import LABELS, Cell
 from ..evaluation.metrics import genre_metrics, track_metrics, write_confusion_png
 
@@ -26,7 +26,7 @@ ALL_METRICS = (("accuracy", "Acc"), ("precision_weighted", "P (w)"), ("recall_we
 def read_json(path: Path) -> dict:
     """A JSON file's content, or ``{}`` when it is missing or unreadable."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return jsonfile.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 

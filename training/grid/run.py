@@ -22,13 +22,13 @@ separate table for the default model), ``OUT/grid.json`` (all numbers) and
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 import traceback
 from pathlib import Path
 
 from ...core.atomic import atomic_open, write_json_atomic
+from ...core import jsonfile
 from ..run.config import TrainConfig
 from .cells import CHROMA, LABELS, Cell, GridError, cells_for, for_model
 from .report import cell_results, read_json, write_confusion_pngs, write_report
@@ -73,7 +73,7 @@ def cell_state(cell_dir: Path) -> str:
     tm = cell_dir / "test_metrics.json"
     if tm.is_file():
         try:
-            json.loads(tm.read_text(encoding="utf-8"))
+            jsonfile.loads(tm.read_text(encoding="utf-8"))
             return "done"
         except (OSError, ValueError):
             pass
@@ -177,6 +177,7 @@ def run_grid(data: str, out: str | os.PathLike, *, models=None, labels=LABELS, c
                                        seed=int(options.get("seed", 0))))
         # Cache entries are keyed by file content: the full manifest's cache serves the subset.
         options.setdefault("cache_dir", str(default_cache_dir(data)))
+        options["allow_outside_paths"] = True  # the subset we wrote names the full manifest's files by absolute path
         log(f"training subset {tracks_per_genre} per genre: {manifest}")
     cells = cells_for(models, labels, chroma)
     logfile = out / "grid.log"

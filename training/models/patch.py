@@ -59,11 +59,13 @@ def build_backbone(name: str, weights_path: str | os.PathLike | None = None) -> 
     """
     import torchvision
 
+    from ..run.safe_load import load_tensors
+
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
     model = getattr(torchvision.models, name)(weights=None)
     if weights_path is not None:
-        state = torch.load(os.fspath(weights_path), map_location="cpu", weights_only=True)
+        state = load_tensors(weights_path, what="weights")  # one line, never "use weights_only=False"
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         model.load_state_dict(state)

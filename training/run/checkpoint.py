@@ -27,6 +27,7 @@ import torch
 from ...core.atomic import atomic_path
 from ...core.errors import InputFileError
 from ...core.genres import GENRES
+from .safe_load import load_tensors
 
 FORMAT = "mainstage.genre-checkpoint/1"
 
@@ -48,13 +49,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         Missing/corrupt file, unsafe content, or not a genre checkpoint.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputFileError(str(p), "no such checkpoint file")
-    try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as exc:  # pickle errors, zip errors, unsafe globals
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise InputFileError(str(p), f"cannot load checkpoint ({msg[:160]})") from None
+    ckpt = load_tensors(p, map_location)  # one line for unsafe, corrupt or missing files
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise InputFileError(str(p), f"not a mainstage genre checkpoint (format {FORMAT!r} expected)")
     for key in ("model_config", "state_dict", "genres", "features"):

@@ -104,6 +104,8 @@ class TrainConfig:
     splits_file: str | None = field(default=None, metadata=option(
         "stored split file (default: CACHE_DIR/splits.json)", flag="--splits", metavar="FILE"))
     jobs: int = field(default=1, metadata=option("processes preparing uncached tracks (default: 1)"))
+    allow_outside_paths: bool = field(default=False, metadata=option(
+        "accept manifest paths that are absolute or outside the manifest's folder"))
     gain_db: float = field(default=0.0, metadata=option(
         "augmentation: random fade + spectral tilt up to +-DB dB per clip (default: 0 = off)", metavar="DB"))
     eq: float = field(default=0.0, metadata=option(

@@ -27,6 +27,7 @@ from . import distributed as dist_mod
 from .batches import plan_epoch
 from .calibration import fit_temperature
 from .checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from .safe_load import load_tensors
 from ..features.clips import ClipSet
 from .config import TrainConfig
 from .epoch_batches import prefetch_batches, step_seed
@@ -247,10 +248,14 @@ class Trainer:
         if c.tensorboard and self.dist.main:
             self.tb = TensorBoardLog(self.out)
         resume = resolve_resume(c.resume, self.out)  # a bad --resume fails before the data is prepared
+        resumed = load_checkpoint(resume, map_location=self.device) if resume is not None else None
+        if c.weights_path and c.model != "default":
+            load_tensors(c.weights_path, what="weights")  # an unsafe or corrupt --weights file too
         self.data = TrainingData(c, self.dist, log=log)
         self.net = TrainingModel(c, self.device, self.dist, len(self.data.clips["train"]), self.data.targets["train"])
-        if resume is not None:
-            self.progress = pr = restore_run(load_checkpoint(resume, map_location=self.device), self.net, self.rng)
+        if resumed is not None:
+            self.progress = pr = restore_run(resumed, self.net, self.rng)
+            del resumed
             log(f"resuming from {resume} at epoch {pr.start_epoch + 1}"
                 + (f", step {pr.start_step}" if pr.start_step else ""))
         where = f"{self.device}" + (f" x {self.dist.world} processes" if self.dist.enabled else "")

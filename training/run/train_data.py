@@ -56,7 +56,7 @@ class TrainingData:
 
     def __init__(self, cfg: TrainConfig, dist: dist_mod.DistInfo, log=print):
         self.cfg = c = cfg
-        self.rows = read_manifest(c.data)
+        self.rows = read_manifest(c.data, allow_outside=c.allow_outside_paths)
         kw = dict(cache_dir=c.cache_dir, chroma=c.chroma, drops=c.drops, jobs=c.jobs)
         leader = dist.local_rank == 0
         prep = prepare_rows(self.rows, progress=c.progress and dist.main, compute=leader, **kw) if leader else None

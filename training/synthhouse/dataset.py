@@ -23,13 +23,13 @@ import csv
 import io
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...core.atomic import atomic_open
+from ...core.atomic import atomic_open, remove_stale_temps
 from ...core.errors import MainstageError
 from ...core.genres import GENRES, SLUGS, sharpen
 from ...core.hashing import sha256_file
@@ -239,8 +239,10 @@ def build_dataset(out_dir: str | os.PathLike, tracks_per_genre: int, mixtures: f
 
         soundfont_pool(soundfonts)
         fluidsynth_binary()
-    (out / "audio").mkdir(parents=True, exist_ok=True)
-    (out / "truth").mkdir(parents=True, exist_ok=True)
+    for sub in ("audio", "truth"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out / sub)  # the temporaries of a killed earlier run
+    remove_stale_temps(out, MANIFEST)
     sf_arg = [str(x) for x in soundfonts] if isinstance(soundfonts, (list, tuple)) else soundfonts
     jobs_list = [(it.name, it.weights, it.seed, structure, str(out / "audio" / f"{it.name}.{fmt}"),
                   str(out / "truth" / f"{it.name}.truth.json"), subtype, it.engine, sf_arg) for it in items]
@@ -254,9 +256,9 @@ def build_dataset(out_dir: str | os.PathLike, tracks_per_genre: int, mixtures: f
                 rendered += _render_one(job)[1]
                 bar.update(1)
         else:
-            import multiprocessing as mp
+            from ...core.workers import process_pool
 
-            with ProcessPoolExecutor(max_workers=int(jobs), mp_context=mp.get_context("spawn")) as pool:
+            with process_pool(int(jobs)) as pool:  # workers die with this process
                 # GM tracks first: they take longest, so the pool ends evenly loaded.
                 order = [j for j in jobs_list if j[7] != "synthhouse"] + [j for j in jobs_list if j[7] == "synthhouse"]
                 futures = [pool.submit(_render_one, job) for job in order]
