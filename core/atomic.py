@@ -19,7 +19,7 @@ import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from .errors import FileSystemError
 
@@ -157,7 +157,8 @@ def _pid_alive(pid: int) -> bool:
 _TEMP_RE = re.compile(r"^\.(?P<stem>.*)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp(?P<suffix>(\.[^.]*)?)$")
 
 
-def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+def remove_stale_temps(folder: str | os.PathLike, name: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
+                       ) -> list[Path]:
     """Delete the temporary files of :func:`atomic_path` whose writing process is dead.
 
     A process killed with SIGKILL (or a power cut) cannot remove its temporary file;
@@ -168,8 +169,9 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
     ----------
     folder : path-like
         The folder the targets live in.
-    name : str, optional
-        Only the temporaries of this target file name (default: of every target).
+    name : str or iterable of str, optional
+        Only the temporaries of this target file name, or of these names (default: of
+        every target).
 
     Returns
     -------
@@ -178,8 +180,8 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
     """
     want = None
     if name is not None:
-        p = Path(name)
-        want = (p.stem[:_STEM_CHARS], p.suffix)
+        names = [name] if isinstance(name, (str, os.PathLike)) else list(name)
+        want = {(Path(n).stem[:_STEM_CHARS], Path(n).suffix) for n in names}
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -187,7 +189,7 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
         return removed
     for e in entries:
         m = _TEMP_RE.match(e.name)
-        if m is None or (want is not None and (m["stem"], m["suffix"]) != want):
+        if m is None or (want is not None and (m["stem"], m["suffix"]) not in want):
             continue
         try:
             if not e.is_file(follow_symlinks=False) or _pid_alive(int(m["pid"])):

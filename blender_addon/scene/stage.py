@@ -692,10 +692,9 @@ def copy_show_state(src, dst) -> str | None:
         old = bpy.data.texts.new(f"{dst.name}{storage.TEXT_SUFFIX}")
         dst.msvfx.timeline_text = old
     old.from_string(text.as_string())
-    try:
-        doc = storage.stored_timeline(dst, validate=False)
-    except ValueError:
-        return None
+    doc, problem = storage.stored_timeline_for_handler(dst)
+    if doc is None:  # an untrusted stored text: nothing synced, Apply Looks reports why
+        return problem or None
     return sync.sync_scene(dst, doc, storage.audio_abspath(dst))
 
 

@@ -82,6 +82,30 @@ def stored_timeline(scene, validate: bool = True) -> dict | None:
     return doc
 
 
+def stored_timeline_for_handler(scene) -> tuple[dict | None, str]:
+    """The stored timeline for code that must never raise (app handlers): ``(doc, "")`` or
+    ``(None, one-line reason)``.
+
+    Validated when that is possible inside Blender (the bare add-on would need the external
+    interpreter, too slow for a handler: there only the JSON and its shape are checked). The
+    text comes from a .blend that may be untrusted.
+    """
+    from .. import deps
+    name = scene.msvfx.timeline_text.name if scene.msvfx.timeline_text is not None else "timeline"
+    try:
+        doc = stored_timeline(scene, validate=deps.can_validate_in_process())
+        if doc is not None:
+            float(doc["track"]["duration_s"])
+            for key in ("beats", "downbeats", "phrases", "sections", "drops"):
+                if not isinstance(doc.get(key, []), list):
+                    raise TypeError(f"{key} is not a list")
+    except ValueError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - wrong shape (KeyError, TypeError, ...): a handler never raises
+        return None, f"Text '{name}': not a timeline ({type(exc).__name__}: {exc})"
+    return doc, ""
+
+
 def clear_timeline(scene) -> None:
     """Forget the stored timeline (the Text datablock is removed when nothing else uses it)."""
     st = scene.msvfx

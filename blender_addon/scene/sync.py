@@ -202,15 +202,19 @@ def resync_fps(scene) -> bool:
     st = scene.msvfx
     if not fps_changed(scene) or st.timeline_text is None:
         return False
-    try:
-        doc = storage.stored_timeline(scene, validate=False)
-    except ValueError:
-        return False  # the stored text was edited into garbage: leave the scene as it is
+    doc, problem = storage.stored_timeline_for_handler(scene)
+    if doc is None:  # an untrusted .blend's text: reported in the panel, the scene left as it is
+        st.last_error = f"Frame rate change not followed: {problem}" if problem else ""
+        return False
     old = st.sync_fps
-    if scene.frame_end == st.sync_frame_end:
-        set_frame_range(scene, float(doc["track"]["duration_s"]))
-    remove_owned_markers(scene)
-    add_markers(scene, doc)
+    try:
+        if scene.frame_end == st.sync_frame_end:
+            set_frame_range(scene, float(doc["track"]["duration_s"]))
+        remove_owned_markers(scene)
+        add_markers(scene, doc)
+    except Exception as exc:  # noqa: BLE001 - runs in a depsgraph handler, which must never raise
+        st.last_error = f"Frame rate change not followed: {type(exc).__name__}: {exc}".splitlines()[0]
+        return False
     st.sync_fps = fps(scene)
     st.sync_frame_end = scene.frame_end
     st.last_info = (f"Frame rate changed from {old:.3g} to {st.sync_fps:.3g} fps: "

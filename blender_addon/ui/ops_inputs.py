@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.types import Operator
 
+from .. import deps
 from ..scene import inputs, storage
 
 
@@ -35,7 +36,7 @@ class MSVFX_OT_bake_music_values(Operator):
         st = scene.msvfx
         try:
             doc = storage.stored_timeline(scene)
-        except ValueError as exc:
+        except (ValueError, deps.DependencyError) as exc:
             st.last_error = str(exc)
             self.report({"ERROR"}, st.last_error)
             return {"CANCELLED"}

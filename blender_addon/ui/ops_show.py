@@ -7,6 +7,7 @@ import bpy
 from bpy.props import BoolProperty
 from bpy.types import Operator
 
+from .. import deps
 from ..scene import drive, stage, storage, sync
 
 
@@ -90,7 +91,7 @@ class MSVFX_OT_apply_show(Operator):
         st = scene.msvfx
         try:
             doc, mapping, looks = drive.scene_inputs(scene)
-        except ValueError as exc:
+        except (ValueError, deps.DependencyError) as exc:
             return _fail(self, st, str(exc))
         from ..scene import inputs
         if not any(getattr(st, p) for p in stage.ROLE_PROPS.values()):
@@ -191,6 +192,10 @@ class MSVFX_OT_render_video(Operator):
         problem = render_problem(context)
         if problem:
             return None, problem
+        try:  # validated on every use: the stored text comes from a .blend that may be untrusted
+            storage.stored_timeline(scene)
+        except (ValueError, deps.DependencyError) as exc:
+            return None, f"Render not started: {exc}"
         path = os.path.normpath(bpy.path.abspath(st.render_path))
         audio = storage.audio_abspath(scene)
         if sync.owned_strip(scene) is None:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import __version__
-from ..atomic import write_json_atomic
+from ..atomic import remove_stale_temps, write_json_atomic
 from ..errors import InputFileError
 from ..jsonfile import read_json
 
@@ -90,6 +90,18 @@ class AnalysisCache:
                   file=sys.stderr, flush=True)
             return None
         return doc
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete the temporary entries that killed processes left behind (see
+        :func:`..atomic.remove_stale_temps`); those of live processes are kept."""
+        removed: list[Path] = []
+        try:
+            folders = [e.path for e in os.scandir(self.root / "analysis") if e.is_dir(follow_symlinks=False)]
+        except OSError:  # no cache yet, or unreadable: nothing to clean
+            return removed
+        for folder in folders:
+            removed += remove_stale_temps(folder)
+        return removed
 
     def put(self, key: str, doc: dict) -> None:
         """Store a document (atomically); cache write failures are not fatal."""

@@ -123,6 +123,27 @@ def analyze_one(track: str, out: str, genre: bool, use_cache: bool, progress=Non
     return track, out, f"{_summary(doc)} -> {out} ({took})", None
 
 
+def remove_stale_outputs(outs: list[str], use_cache: bool) -> int:
+    """Delete the temporary files that a killed earlier run left beside these outputs and in
+    the analysis cache (only this project's naming, only of dead processes); returns how many.
+
+    Never raises: a folder that cannot be read is left to the write that follows.
+    """
+    import os
+
+    from ..analysis.cache import AnalysisCache
+    from ..atomic import remove_stale_temps
+
+    by_folder: dict[str, set[str]] = {}
+    for out in outs:
+        real = os.path.realpath(out)  # atomic writes put their temporary beside a symlink's target
+        by_folder.setdefault(os.path.dirname(real) or ".", set()).add(os.path.basename(real))
+    n = sum(len(remove_stale_temps(folder, names)) for folder, names in by_folder.items())
+    if use_cache:
+        n += len(AnalysisCache().remove_stale_temps())
+    return n
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
@@ -140,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         raise MainstageError(f"--jobs must be at least 1, got {args.jobs}")
     outs = output_paths(tracks, args.out, args.out_dir)
     genre, use_cache = not args.no_genre, not args.no_cache
+    remove_stale_outputs(outs, use_cache)
     if args.smoothing is None:
         from ..genre import DEFAULT_SMOOTHING
 

@@ -99,3 +99,21 @@ def test_bundled_model_gives_silence_no_genre(tmp_path):
     assert doc["genre_confidence"]["level"] == "none" and doc["genre_confidence"]["confidence"] == 0.0
     assert np.allclose(doc["genre_summary"], 1 / 8)
     assert any("silent" in w for w in doc["warnings"]), doc["warnings"]
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5])
+def test_one_sample_file_gives_no_genre_with_a_warning(tmp_path, capsys, value):
+    """A 1-sample file (digital zero or a single click): exit 0, one summary line, a valid
+    timeline with no confident genre and a warning that says why."""
+    import soundfile as sf
+
+    wav = tmp_path / "one.wav"
+    sf.write(str(wav), np.array([value], np.float32), 44100)
+    out = tmp_path / "one.json"
+    assert main(["analyze", str(wav), "-o", str(out), "--no-cache"]) == 0
+    printed = capsys.readouterr()
+    assert len(printed.out.strip().splitlines()) == 1 and "Traceback" not in printed.err, printed
+    doc = load_timeline(out)
+    assert doc["genre_confidence"]["level"] == "none" and doc["genre_confidence"]["confidence"] == 0.0
+    assert np.allclose(doc["genre_summary"], 1 / 8)
+    assert any(w.startswith("genre:") and "no genre" in w for w in doc["warnings"]), doc["warnings"]
