@@ -8,6 +8,10 @@ from . import jobs
 from .scene import storage, sync
 
 _busy = False
+#: Scene (pointer) -> the frame rate whose re-sync failed (an invalid stored timeline). Not
+#: retried until the rate changes again: the handler runs on every depsgraph update, and the
+#: failed attempt's own panel report would otherwise re-parse the text on each of them.
+_unfollowed: dict[int, float] = {}
 
 
 @persistent
@@ -19,6 +23,7 @@ def _save_pre(filepath="", *_args):
 @persistent
 def _load_pre(*_args):
     jobs.file_loading()
+    _unfollowed.clear()  # pointers of the closing file's scenes may be reused by the next file's
 
 
 def _show_applied() -> bool:
@@ -36,8 +41,13 @@ def check_fps(scene) -> bool:
     st = getattr(scene, "msvfx", None)
     if st is None or not sync.fps_changed(scene):
         return False
-    if not sync.resync_fps(scene):
+    key, rate = scene.as_pointer(), sync.fps(scene)
+    if _unfollowed.get(key) == rate:
         return False
+    if not sync.resync_fps(scene):
+        _unfollowed[key] = rate
+        return False
+    _unfollowed.pop(key, None)
     if _show_applied():
         st.show_stale = True
         st.show_info = "The frame rate changed after Apply Looks: click Apply Looks again"
